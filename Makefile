@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Two roles: inside kbuild (KERNELRELEASE set) this is the graft's
+# kbuild file; from a shell it holds the project's commands.
+
+ifneq ($(KERNELRELEASE),)
+include $(src)/Kbuild
+else
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+LLVM ?= 1
+
+# Build the module against your own (patched) 7.3 tree.
+modules:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM) modules
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM) clean
+
+# The README's two commands.
+check:
+	@bash selftests/run-all.sh
+
+run:
+	@bash selftests/demo.sh
+
+bench:
+	@bash selftests/bench.sh
+
+.PHONY: modules clean check run bench
+endif

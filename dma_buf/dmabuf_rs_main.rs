@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The Linux dma-buf core, in Rust.
+//!
+//! A drop-in replacement for `drivers/dma-buf/dma-buf.c`: the same exported
+//! symbols (namespace `DMA_BUF`), the same `struct dma_buf` layout and the
+//! same userspace ABI on the dma-buf fd, so C importers and exporters (DRM
+//! PRIME, V4L2, udmabuf) and unmodified userspace run on it.
+//!
+//! Layout: [`ffi`] is the only module that touches the C bindings; the
+//! other modules hold the rules (attachment mapping, CPU access brackets,
+//! vmap refcounting, ioctls, debugfs).
+
+use kernel::prelude::*;
+
+mod attachment;
+mod cpu_access;
+mod debugfs;
+mod ffi;
+mod ioctl;
+#[path = "../uapi/dma_buf.rs"]
+mod uapi;
+mod vmap;
+
+module! {
+    type: DmaBufCore,
+    name: "dmabuf_rs",
+    authors: ["The dmabuf-rs authors"],
+    description: "dma-buf core and heaps in Rust",
+    license: "GPL",
+}
+
+struct DmaBufCore {
+    _debugfs: ffi::entry::Debugfs,
+}
+
+impl kernel::Module for DmaBufCore {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        ffi::object::init_buffer_list();
+        ffi::vfs::mount()?;
+        Ok(DmaBufCore {
+            _debugfs: ffi::entry::Debugfs::new(),
+        })
+    }
+}
+
+impl Drop for DmaBufCore {
+    fn drop(&mut self) {
+        ffi::vfs::unmount();
+    }
+}

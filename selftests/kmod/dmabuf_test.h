@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/* ioctls of /dev/dmabuf_test (selftests/kmod/dmabuf_test_c.c). */
+#ifndef DMABUF_TEST_H
+#define DMABUF_TEST_H
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+struct dmabuf_test_export {
+	__u64 size;	/* in: bytes */
+	__s32 fd;	/* out: the new dma-buf */
+	__u32 pad;
+};
+
+struct dmabuf_test_import {
+	__s32 fd;		/* in: a dma-buf of any exporter */
+	__u8 fill_byte;		/* in: if nonzero, written through the vmap */
+	__u8 page_links;	/* out: first sg entry has a page */
+	__u8 vmap_same;		/* out: second vmap returned the same map */
+	__u8 vmap_iomem;	/* out: the map is I/O memory */
+	__u64 mapped_bytes;	/* out: sum of the DMA lengths */
+	__u64 nents;		/* out: mapped entries */
+	__u64 byte_sum;		/* out: sum of all bytes read through vmap */
+};
+
+#define DMABUF_TEST_EXPORT		_IOWR('T', 0, struct dmabuf_test_export)
+#define DMABUF_TEST_IMPORT		_IOWR('T', 1, struct dmabuf_test_import)
+#define DMABUF_TEST_GET			_IO('T', 2)
+#define DMABUF_TEST_EXPORT_ERROR	_IO('T', 3)
+
+#endif

@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Test exporter and importer written in C against the dma-buf API, driven
+ * from userspace through /dev/dmabuf_test. It builds unchanged against the
+ * stock C core and the Rust core, which proves the C ABI and lets the same
+ * userspace test compare both.
+ */
+#include <linux/dma-buf.h>
+#include <linux/dma-mapping.h>
+#include <linux/highmem.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+#include "dmabuf_test.h"
+
+static struct miscdevice test_misc;
+
+struct test_buf {
+	struct page **pages;
+	unsigned long npages;
+	atomic_t begin_count, end_count, maps, vmaps;
+	int last_dir;
+};
+
+static struct sg_table *test_map(struct dma_buf_attachment *a, enum dma_data_direction dir)
+{
+	struct test_buf *tb = a->dmabuf->priv;
+	struct sg_table *sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
+	int ret;
+
+	if (!sgt)
+		return ERR_PTR(-ENOMEM);
+	ret = sg_alloc_table_from_pages(sgt, tb->pages, tb->npages, 0,
+					tb->npages << PAGE_SHIFT, GFP_KERNEL);
+	if (ret)
+		goto free;
+	ret = dma_map_sgtable(a->dev, sgt, dir, 0);
+	if (ret)
+		goto table;
+	atomic_inc(&tb->maps);
+	return sgt;
+table:
+	sg_free_table(sgt);
+free:
+	kfree(sgt);
+	return ERR_PTR(ret);
+}
+
+static void test_unmap(struct dma_buf_attachment *a, struct sg_table *sgt, enum dma_data_direction dir)
+{
+	struct test_buf *tb = a->dmabuf->priv;
+
+	atomic_dec(&tb->maps);
+	dma_unmap_sgtable(a->dev, sgt, dir, 0);
+	sg_free_table(sgt);
+	kfree(sgt);
+}
+
+static void test_release(struct dma_buf *buf)
+{
+	struct test_buf *tb = buf->priv;
+	unsigned long i;
+
+	for (i = 0; i < tb->npages; i++)
+		__free_page(tb->pages[i]);
+	kvfree(tb->pages);
+	kfree(tb);
+}
+
+static int test_begin(struct dma_buf *buf, enum dma_data_direction dir)
+{
+	struct test_buf *tb = buf->priv;
+
+	atomic_inc(&tb->begin_count);
+	tb->last_dir = dir;
+	return 0;
+}
+
+static int test_end(struct dma_buf *buf, enum dma_data_direction dir)
+{
+	struct test_buf *tb = buf->priv;
+
+	atomic_inc(&tb->end_count);
+	tb->last_dir = dir;
+	return 0;
+}
+
+static int test_mmap(struct dma_buf *buf, struct vm_area_struct *vma)
+{
+	struct test_buf *tb = buf->priv;
+	unsigned long i, n = vma_pages(vma);
+	int ret;
+
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		ret = vm_insert_page(vma, vma->vm_start + i * PAGE_SIZE,
+				     tb->pages[vma->vm_pgoff + i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int test_vmap(struct dma_buf *buf, struct iosys_map *map)
+{
+	struct test_buf *tb = buf->priv;
+	void *va = vmap(tb->pages, tb->npages, VM_MAP, PAGE_KERNEL);
+
+	if (!va)
+		return -ENOMEM;
+	atomic_inc(&tb->vmaps);
+	iosys_map_set_vaddr(map, va);
+	return 0;
+}
+
+static void test_vunmap(struct dma_buf *buf, struct iosys_map *map)
+{
+	struct test_buf *tb = buf->priv;
+
+	atomic_dec(&tb->vmaps);
+	vunmap(map->vaddr);
+}
+
+static const struct dma_buf_ops test_ops = {
+	.map_dma_buf = test_map,
+	.unmap_dma_buf = test_unmap,
+	.release = test_release,
+	.begin_cpu_access = test_begin,
+	.end_cpu_access = test_end,
+	.mmap = test_mmap,
+	.vmap = test_vmap,
+	.vunmap = test_vunmap,
+};
+
+static const struct dma_buf_ops bad_ops = {
+	.map_dma_buf = test_map,
+	.release = test_release,
+};
+
+static long do_export(struct dmabuf_test_export *arg)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(info);
+	struct test_buf *tb;
+	struct dma_buf *buf;
+	unsigned long i;
+	int fd;
+
+	if (!arg->size || arg->size > (64 << 20))
+		return -EINVAL;
+	tb = kzalloc(sizeof(*tb), GFP_KERNEL);
+	if (!tb)
+		return -ENOMEM;
+	tb->npages = PAGE_ALIGN(arg->size) >> PAGE_SHIFT;
+	tb->pages = kvcalloc(tb->npages, sizeof(*tb->pages), GFP_KERNEL);
+	if (!tb->pages)
+		goto err;
+	for (i = 0; i < tb->npages; i++) {
+		tb->pages[i] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!tb->pages[i])
+			goto err;
+	}
+	info.ops = &test_ops;
+	info.size = tb->npages << PAGE_SHIFT;
+	info.flags = O_RDWR;
+	info.priv = tb;
+	buf = dma_buf_export(&info);
+	if (IS_ERR(buf)) {
+		test_release(&(struct dma_buf){ .priv = tb });
+		return PTR_ERR(buf);
+	}
+	fd = dma_buf_fd(buf, O_CLOEXEC);
+	if (fd < 0)
+		dma_buf_put(buf);
+	arg->fd = fd;
+	return fd < 0 ? fd : 0;
+err:
+	if (tb->pages)
+		for (i = 0; i < tb->npages; i++)
+			if (tb->pages[i])
+				__free_page(tb->pages[i]);
+	kvfree(tb->pages);
+	kfree(tb);
+	return -ENOMEM;
+}
+
+/* Exercises the importer API on the buffer behind arg->fd. */
+static long do_import(struct dmabuf_test_import *arg)
+{
+	struct dma_buf_attachment *a;
+	struct dma_buf *buf;
+	struct sg_table *sgt;
+	struct scatterlist *sg;
+	struct iosys_map map, map2;
+	u64 total = 0, sum = 0;
+	int i, ret;
+	u8 *p;
+
+	buf = dma_buf_get(arg->fd);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	a = dma_buf_attach(buf, test_misc.this_device);
+	if (IS_ERR(a)) {
+		ret = PTR_ERR(a);
+		goto put;
+	}
+	sgt = dma_buf_map_attachment_unlocked(a, DMA_BIDIRECTIONAL);
+	if (IS_ERR(sgt)) {
+		ret = PTR_ERR(sgt);
+		goto detach;
+	}
+	for_each_sgtable_dma_sg(sgt, sg, i)
+		total += sg_dma_len(sg);
+	arg->mapped_bytes = total;
+	arg->nents = sgt->nents;
+	/* Under CONFIG_DMABUF_DEBUG importers must not see page links. */
+	arg->page_links = sg_page(sgt->sgl) != NULL;
+
+	ret = dma_buf_begin_cpu_access(buf, DMA_FROM_DEVICE);
+	if (ret)
+		goto unmap;
+	ret = dma_buf_vmap_unlocked(buf, &map);
+	if (ret) {
+		dma_buf_end_cpu_access(buf, DMA_FROM_DEVICE);
+		goto unmap;
+	}
+	/* A second vmap returns the same, refcounted mapping. */
+	ret = dma_buf_vmap_unlocked(buf, &map2);
+	arg->vmap_same = !ret && iosys_map_is_equal(&map, &map2);
+	arg->vmap_iomem = map.is_iomem;
+	if (!ret)
+		dma_buf_vunmap_unlocked(buf, &map2);
+	p = map.vaddr;
+	for (i = 0; i < buf->size; i++)
+		sum += p[i];
+	arg->byte_sum = sum;
+	if (arg->fill_byte) {
+		memset(p, arg->fill_byte, buf->size);
+	}
+	dma_buf_vunmap_unlocked(buf, &map);
+	ret = dma_buf_end_cpu_access(buf, DMA_FROM_DEVICE);
+unmap:
+	dma_buf_unmap_attachment_unlocked(a, sgt, DMA_BIDIRECTIONAL);
+detach:
+	dma_buf_detach(buf, a);
+put:
+	dma_buf_put(buf);
+	return ret;
+}
+
+static long do_export_error(u32 which)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(info);
+	struct dma_buf *buf;
+	int dummy;
+
+	info.size = PAGE_SIZE;
+	info.priv = &dummy;
+	switch (which) {
+	case 0: /* no ops */
+		break;
+	case 1: /* no unmap */
+		info.ops = &bad_ops;
+		break;
+	case 2: /* no priv */
+		info.ops = &test_ops;
+		info.priv = NULL;
+		break;
+	default:
+		return -EINVAL;
+	}
+	buf = dma_buf_export(&info);
+	if (!IS_ERR(buf)) {
+		dma_buf_put(buf);
+		return 0;
+	}
+	return PTR_ERR(buf);
+}
+
+static long test_ioctl(struct file *f, unsigned int cmd, unsigned long uarg)
+{
+	void __user *up = (void __user *)uarg;
+	long ret;
+
+	switch (cmd) {
+	case DMABUF_TEST_EXPORT: {
+		struct dmabuf_test_export arg;
+
+		if (copy_from_user(&arg, up, sizeof(arg)))
+			return -EFAULT;
+		ret = do_export(&arg);
+		if (!ret && copy_to_user(up, &arg, sizeof(arg)))
+			return -EFAULT;
+		return ret;
+	}
+	case DMABUF_TEST_IMPORT: {
+		struct dmabuf_test_import arg;
+
+		if (copy_from_user(&arg, up, sizeof(arg)))
+			return -EFAULT;
+		ret = do_import(&arg);
+		if (copy_to_user(up, &arg, sizeof(arg)))
+			return -EFAULT;
+		return ret;
+	}
+	case DMABUF_TEST_GET: {
+		struct dma_buf *buf = dma_buf_get((int)uarg);
+
+		if (IS_ERR(buf))
+			return PTR_ERR(buf);
+		dma_buf_put(buf);
+		return 0;
+	}
+	case DMABUF_TEST_EXPORT_ERROR:
+		return do_export_error((u32)uarg);
+	}
+	return -ENOTTY;
+}
+
+static const struct file_operations test_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = test_ioctl,
+};
+
+static struct miscdevice test_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "dmabuf_test",
+	.fops = &test_fops,
+};
+
+static int __init test_init(void)
+{
+	int ret = misc_register(&test_misc);
+
+	if (ret)
+		return ret;
+	ret = dma_coerce_mask_and_coherent(test_misc.this_device, DMA_BIT_MASK(64));
+	if (ret)
+		misc_deregister(&test_misc);
+	return ret;
+}
+
+static void __exit test_exit(void)
+{
+	misc_deregister(&test_misc);
+}
+
+module_init(test_init);
+module_exit(test_exit);
+MODULE_DESCRIPTION("dma-buf C ABI test exporter and importer");
+MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS("DMA_BUF");
