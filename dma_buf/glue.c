@@ -18,6 +18,9 @@
 #include <linux/pseudo_fs.h>
 #include <linux/seq_file.h>
 #include <linux/sync_file.h>
+#include <uapi/linux/magic.h>
+
+#include "glue.h"
 
 EXPORT_SYMBOL_NS_GPL(dma_buf_export, "DMA_BUF");
 EXPORT_SYMBOL_NS_GPL(dma_buf_fd, "DMA_BUF");
@@ -165,7 +168,6 @@ struct vfsmount *dmabuf_rs_kern_mount(void)
 }
 
 /* debugfs dma_buf/bufinfo: the seq_file body is Rust (debugfs.rs). */
-int dmabuf_rs_bufinfo_show(struct seq_file *s, void *unused);
 
 static int dmabuf_rs_bufinfo_open(struct inode *inode, struct file *file)
 {

@@ -1,0 +1,31 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Runs in the guest (vm-run --put): the bench checks and the userspace
+# suites, each line prefixed with its suite name for the host to parse.
+kind=$(cat /etc/dmabuf-rs-kernel)
+n=0
+check() { # check NAME CMD...
+	n=$((n + 1))
+	name=$1; shift
+	if "$@" >/dev/null 2>&1; then echo "bench: ok $n - $name"; else echo "bench: not ok $n - $name"; fi
+}
+check "vgem loaded, /dev/dri/card0 present" test -e /dev/dri/card0
+check "vivid loaded, /dev/video0 present" test -e /dev/video0
+check "udmabuf loaded, /dev/udmabuf present" test -e /dev/udmabuf
+check "test module loaded, /dev/dmabuf_test present" test -e /dev/dmabuf_test
+case $kind in
+stock-*)
+	check "the C heaps are in /dev/dma_heap" sh -c 'ls /dev/dma_heap | grep -qx system && ls /dev/dma_heap | grep -qx default_cma_region'
+	;;
+*)
+	check "dmabuf_rs is loaded" grep -q '^dmabuf_rs ' /proc/modules
+	check "dma_buf_export comes from dmabuf_rs" grep -q ' dma_buf_export	\[dmabuf_rs\]' /proc/kallsyms
+	check "vgem uses dmabuf_rs" sh -c "grep '^dmabuf_rs ' /proc/modules | grep -q drm"
+	;;
+esac
+for t in dmabuf_uapi dmabuf_kapi; do
+	/tmp/$t 2>&1 | sed "s/^/$t: /"
+done
+# KUnit results of the module (suites named dmabuf*), from the kernel log.
+dmesg | grep -E 'KTAP|ok [0-9]+ ' | grep -v -E 'rust_doctests|# Subtest' | sed 's/^\[[^]]*\] */kunit: /' | grep -E 'kunit: +(not )?ok ' || true
+echo "suite-done"

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: builds what changed (kernels, test modules, test programs),
+# runs every test layer in the VM on the `test` kernel and on `stock-test`,
+# compares the userspace results of the two, prints TAP lines and ends with
+# "N passed, M failed". Exit status 0 only if nothing failed.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../scripts/common.sh"
+cd "$here/.."
+
+passed=0 failed=0 n=0
+tap() { # tap OK|FAIL description
+	n=$((n + 1))
+	if [ "$1" = OK ]; then
+		passed=$((passed + 1)); echo "ok $n - $2"
+	else
+		failed=$((failed + 1)); echo "not ok $n - $2"
+	fi
+}
+finish() {
+	echo "1..$n"
+	echo "$passed passed, $failed failed"
+	[ "$failed" = 0 ]
+	exit $?
+}
+
+out=$CACHE/check
+mkdir -p "$out"
+start=$(date +%s)
+
+# 1. Build: host set-up, both debug kernels, test modules, test programs.
+for k in test stock-test; do
+	if ! scripts/build-kernel.sh "$k" >"$out/build-$k.log" 2>&1; then
+		tail -n 30 "$out/build-$k.log"
+		tap FAIL "build the $k kernel"
+		finish
+	fi
+	tap OK "build the $k kernel"
+	if scripts/build-kmods.sh "$k" >"$out/kmods-$k.log" 2>&1; then
+		tap OK "build the test modules for $k"
+	else
+		cat "$out/kmods-$k.log"; tap FAIL "build the test modules for $k"
+	fi
+done
+echo "# kernel source: $(cat "$CACHE/$SRC_TARBALL_STAMP")"
+hdr=$CACHE/build-stock-test/usr-headers/include
+bin=$CACHE/bin
+mkdir -p "$bin"
+for t in dmabuf_uapi dmabuf_kapi; do
+	if gcc -static -O2 -Wall -Werror -I "$hdr" -o "$bin/$t" "selftests/$t.c" 2>"$out/$t.cc.log"; then
+		tap OK "compile $t (static)"
+	else
+		cat "$out/$t.cc.log"; tap FAIL "compile $t (static)"
+	fi
+done
+echo "# build: $(($(date +%s) - start)) s"
+
+# 2. One boot per kernel runs the bench checks and the userspace suites.
+for k in test stock-test; do
+	t0=$(date +%s)
+	selftests/vm-run --kernel "$k" --put selftests/guest-suite.sh --put "$bin/dmabuf_uapi" \
+		--put "$bin/dmabuf_kapi" -- sh /tmp/guest-suite.sh >"$out/run-$k.log" 2>&1
+	rc=$?
+	echo "# $k boot + suites: $(($(date +%s) - t0)) s"
+	tr -d '\r' <"$out/run-$k.log" >"$out/run-$k.clean"
+	if [ $rc = 0 ] && grep -q '^suite-done' "$out/run-$k.clean"; then
+		tap OK "$k: VM run clean (no oops, WARN, lockdep, KASAN or kmemleak report)"
+	else
+		tail -n 60 "$out/run-$k.clean"
+		tap FAIL "$k: VM run clean (vm-run exit $rc)"
+	fi
+	grep -E '^[a-z_]+: (not )?ok [0-9]+ ' "$out/run-$k.clean" >"$out/tap-$k.txt" || true
+	while IFS= read -r line; do
+		suite=${line%%: *}
+		rest=${line#*: }
+		desc=${rest#* [0-9]* - }
+		case $rest in
+		"ok "*) tap OK "$k/$suite: $desc" ;;
+		*) tap FAIL "$k/$suite: $desc" ;;
+		esac
+	done <"$out/tap-$k.txt"
+	for s in bench dmabuf_uapi dmabuf_kapi; do
+		grep -q "^$s: " "$out/tap-$k.txt" || tap FAIL "$k/$s: produced results"
+	done
+done
+
+# 3. Differential: the userspace suites must give the same results.
+for s in dmabuf_uapi dmabuf_kapi; do
+	if diff <(grep "^$s: " "$out/tap-test.txt") <(grep "^$s: " "$out/tap-stock-test.txt") >"$out/diff-$s.txt"; then
+		tap OK "differential: $s identical on test and stock-test"
+	else
+		cat "$out/diff-$s.txt"
+		tap FAIL "differential: $s differs between test and stock-test"
+	fi
+done
+
+# 4. The bench catches splats: a deliberate WARN must fail the run.
+selftests/vm-run --kernel test -- insmod /lib/dmabuf-rs/dmabuf_test_warn.ko >"$out/warn.log" 2>&1
+rc=$?
+if [ $rc = 125 ] && grep -q 'dmabuf_test_warn: deliberate warning\|WARNING:' "$out/warn.log"; then
+	tap OK "vm-run fails (125) on a deliberate WARN"
+else
+	tail -n 20 "$out/warn.log"; tap FAIL "vm-run fails (125) on a deliberate WARN (got $rc)"
+fi
+
+# 5. dma_buf_export with bad export info: WARN (as upstream) and EINVAL.
+for k in test stock-test; do
+	selftests/vm-run --kernel "$k" --put "$bin/dmabuf_kapi" -- /tmp/dmabuf_kapi export-errors >"$out/experr-$k.log" 2>&1
+	rc=$?
+	got=$(grep -c '^export error [0-2]: EINVAL' "$out/experr-$k.log")
+	if [ $rc = 125 ] && [ "$got" = 3 ]; then
+		tap OK "$k: dma_buf_export refuses bad export info with WARN + EINVAL (3 cases)"
+	else
+		grep '^export error' "$out/experr-$k.log"; tap FAIL "$k: dma_buf_export error paths (rc $rc, $got/3 EINVAL)"
+	fi
+done
+
+echo "# total: $(($(date +%s) - start)) s"
+finish
