@@ -15,8 +15,12 @@ use kernel::prelude::*;
 mod attachment;
 mod cpu_access;
 mod debugfs;
+mod exporter;
 mod ffi;
+mod importer;
 mod ioctl;
+#[cfg(CONFIG_KUNIT)]
+mod tests;
 #[path = "../uapi/dma_buf.rs"]
 mod uapi;
 mod vmap;

@@ -10,6 +10,7 @@ pub(crate) mod entry;
 pub(crate) mod fence;
 pub(crate) mod object;
 pub(crate) mod resv;
+pub(crate) mod rust_api;
 pub(crate) mod sgt;
 pub(crate) mod vfs;
 
@@ -51,6 +52,8 @@ extern "C" {
     pub(crate) fn dmabuf_rs_debugfs_init() -> *mut bindings::dentry;
     pub(crate) fn dmabuf_rs_list_add(entry: *mut bindings::list_head, head: *mut bindings::list_head);
     pub(crate) fn dmabuf_rs_list_del(entry: *mut bindings::list_head);
+    pub(crate) fn dmabuf_rs_vmap_pages(pages: *mut *mut bindings::page, count: c_uint) -> *mut core::ffi::c_void;
+    pub(crate) fn dmabuf_rs_vunmap(addr: *const core::ffi::c_void);
     pub(crate) fn dmabuf_rs_sg_set_dma_only(
         sg: *mut bindings::scatterlist,
         addr: bindings::dma_addr_t,

@@ -18,6 +18,7 @@
 #include <linux/pseudo_fs.h>
 #include <linux/seq_file.h>
 #include <linux/sync_file.h>
+#include <linux/vmalloc.h>
 #include <uapi/linux/magic.h>
 
 #include "glue.h"
@@ -210,4 +211,14 @@ void dmabuf_rs_sg_set_dma_only(struct scatterlist *sg, dma_addr_t addr, unsigned
 	sg_assign_page(sg, NULL);
 	sg_dma_address(sg) = addr;
 	sg_dma_len(sg) = len;
+}
+
+void *dmabuf_rs_vmap_pages(struct page **pages, unsigned int count)
+{
+	return vmap(pages, count, VM_MAP, PAGE_KERNEL);
+}
+
+void dmabuf_rs_vunmap(const void *addr)
+{
+	vunmap(addr);
 }

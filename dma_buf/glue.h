@@ -30,6 +30,8 @@ struct dentry *dmabuf_rs_debugfs_init(void);
 void dmabuf_rs_list_add(struct list_head *entry, struct list_head *head);
 void dmabuf_rs_list_del(struct list_head *entry);
 void dmabuf_rs_sg_set_dma_only(struct scatterlist *sg, dma_addr_t addr, unsigned int len);
+void *dmabuf_rs_vmap_pages(struct page **pages, unsigned int count);
+void dmabuf_rs_vunmap(const void *addr);
 int dmabuf_rs_bufinfo_show(struct seq_file *s, void *unused);
 
 #endif

@@ -86,16 +86,30 @@ unsafe extern "C" fn dentry_dname(dentry: *mut bindings::dentry, buffer: *mut c_
     // freed only in `d_release` of this very dentry.
     let buf = unsafe { DmaBuf::from_raw((*dentry).d_fsdata.cast()) };
     let mut name = [0u8; DMA_BUF_NAME_LEN];
-    buf.copy_name(&mut name);
-    // SAFETY: The format takes two strings, both NUL-terminated.
+    let len = buf.copy_name(&mut name);
+    // SAFETY: The dentry's name is a valid string while the dentry lives.
+    let base = unsafe { CStr::from_char_ptr((*dentry).__bindgen_anon_1.d_name.name.cast()) }.to_bytes();
+    // "/<base>:<name>" with its NUL, at most 64 bytes, like `dynamic_dname`.
+    let mut tmp = [0u8; 64];
+    let parts: [&[u8]; 4] = [b"/", base, b":", &name[..len]];
+    let mut sz = 0;
+    for part in parts {
+        let Some(dst) = tmp.get_mut(sz..sz + part.len()) else {
+            return ENAMETOOLONG.to_ptr();
+        };
+        dst.copy_from_slice(part);
+        sz += part.len();
+    }
+    sz += 1; // The NUL (`tmp` is zeroed).
+    if sz > tmp.len() || sz > buflen as usize {
+        return ENAMETOOLONG.to_ptr();
+    }
+    // SAFETY: The VFS gives a buffer of `buflen` bytes; the name goes at
+    // its end, as the VFS expects from `d_dname`.
     unsafe {
-        bindings::dynamic_dname(
-            buffer,
-            buflen,
-            c"/%s:%s".as_ptr().cast(),
-            (*dentry).__bindgen_anon_1.d_name.name,
-            name.as_ptr(),
-        )
+        let out = buffer.add(buflen as usize - sz);
+        core::ptr::copy_nonoverlapping(tmp.as_ptr(), out.cast::<u8>(), sz);
+        out
     }
 }
 
