@@ -81,10 +81,19 @@ for k in test stock-test; do
 		*) tap FAIL "$k/$suite: $desc" ;;
 		esac
 	done <"$out/tap-$k.txt"
-	for s in bench dmabuf_uapi dmabuf_kapi; do
+	suites="bench dmabuf_uapi dmabuf_kapi"
+	[ "$k" = test ] && suites="$suites kunit"
+	for s in $suites; do
 		grep -q "^$s: " "$out/tap-$k.txt" || tap FAIL "$k/$s: produced results"
 	done
 done
+
+# The exports carry the upstream namespace.
+if awk '$2 == "dma_buf_export" && $3 ~ /dmabuf_rs/ && $5 == "DMA_BUF"' "$CACHE/build-test/Module.symvers" | grep -q .; then
+	tap OK "test: dma_buf_export is exported by dmabuf_rs in namespace DMA_BUF"
+else
+	tap FAIL "test: dma_buf_export is exported by dmabuf_rs in namespace DMA_BUF"
+fi
 
 # 3. Differential: the userspace suites must give the same results.
 for s in dmabuf_uapi dmabuf_kapi; do
@@ -109,7 +118,7 @@ fi
 for k in test stock-test; do
 	selftests/vm-run --kernel "$k" --put "$bin/dmabuf_kapi" -- /tmp/dmabuf_kapi export-errors >"$out/experr-$k.log" 2>&1
 	rc=$?
-	got=$(grep -c '^export error [0-2]: EINVAL' "$out/experr-$k.log")
+	got=$(grep -c 'export error [0-2]: EINVAL' "$out/experr-$k.log")
 	if [ $rc = 125 ] && [ "$got" = 3 ]; then
 		tap OK "$k: dma_buf_export refuses bad export info with WARN + EINVAL (3 cases)"
 	else

@@ -33,8 +33,9 @@ static struct sg_table *test_map(struct dma_buf_attachment *a, enum dma_data_dir
 
 	if (!sgt)
 		return ERR_PTR(-ENOMEM);
-	ret = sg_alloc_table_from_pages(sgt, tb->pages, tb->npages, 0,
-					tb->npages << PAGE_SHIFT, GFP_KERNEL);
+	ret = sg_alloc_table_from_pages_segment(sgt, tb->pages, tb->npages, 0,
+						tb->npages << PAGE_SHIFT,
+						dma_get_max_seg_size(a->dev), GFP_KERNEL);
 	if (ret)
 		goto free;
 	ret = dma_map_sgtable(a->dev, sgt, dir, 0);
