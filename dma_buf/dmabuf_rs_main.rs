@@ -25,6 +25,17 @@ mod tests;
 mod uapi;
 mod vmap;
 
+#[path = "../heaps/cma_heap.rs"]
+mod cma_heap;
+#[path = "../heaps/dma_heap.rs"]
+mod dma_heap;
+#[path = "../heaps/heap.rs"]
+mod heap;
+#[path = "../heaps/heap_buffer.rs"]
+mod heap_buffer;
+#[path = "../heaps/system_heap.rs"]
+mod system_heap;
+
 module! {
     type: DmaBufCore,
     name: "dmabuf_rs",
@@ -34,6 +45,8 @@ module! {
 }
 
 struct DmaBufCore {
+    // Dropped first: heaps go before the file system their buffers use.
+    _heaps: heap::Heaps,
     _debugfs: ffi::entry::Debugfs,
 }
 
@@ -41,8 +54,17 @@ impl kernel::Module for DmaBufCore {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         ffi::object::init_buffer_list();
         ffi::vfs::mount()?;
+        let debugfs = ffi::entry::Debugfs::new();
+        let heaps = match heap::Heaps::register() {
+            Ok(h) => h,
+            Err(e) => {
+                ffi::vfs::unmount();
+                return Err(e);
+            }
+        };
         Ok(DmaBufCore {
-            _debugfs: ffi::entry::Debugfs::new(),
+            _heaps: heaps,
+            _debugfs: debugfs,
         })
     }
 }

@@ -14,6 +14,7 @@
 //! `end_cpu_access` run without it.
 
 use crate::ffi::object::Attachment;
+pub(crate) use crate::ffi::mem::Vma;
 pub(crate) use crate::ffi::rust_api::OwnedTable;
 use kernel::dma::DataDirection;
 use kernel::error::VTABLE_DEFAULT_ERROR;
@@ -38,6 +39,12 @@ pub(crate) trait Exporter: Sized + Send + Sync + 'static {
 
     /// Ends CPU access in direction `dir` (resv not held).
     fn end_cpu_access(&self, _dir: DataDirection) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Sets up a userspace mapping (resv not held); the core has checked
+    /// the bounds against the buffer size.
+    fn mmap(&self, _vma: &Vma) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 

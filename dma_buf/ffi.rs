@@ -8,6 +8,8 @@
 
 pub(crate) mod entry;
 pub(crate) mod fence;
+pub(crate) mod heap;
+pub(crate) mod mem;
 pub(crate) mod object;
 pub(crate) mod resv;
 pub(crate) mod rust_api;
@@ -54,6 +56,7 @@ extern "C" {
     pub(crate) fn dmabuf_rs_list_del(entry: *mut bindings::list_head);
     pub(crate) fn dmabuf_rs_vmap_pages(pages: *mut *mut bindings::page, count: c_uint) -> *mut core::ffi::c_void;
     pub(crate) fn dmabuf_rs_vunmap(addr: *const core::ffi::c_void);
+    pub(crate) fn dmabuf_rs_sg_set_page(sg: *mut bindings::scatterlist, page: *mut bindings::page, len: c_uint, offset: c_uint);
     pub(crate) fn dmabuf_rs_sg_set_dma_only(
         sg: *mut bindings::scatterlist,
         addr: bindings::dma_addr_t,

@@ -18,6 +18,14 @@
 #include <linux/pseudo_fs.h>
 #include <linux/seq_file.h>
 #include <linux/sync_file.h>
+#include <linux/cdev.h>
+#include <linux/cma.h>
+#include <linux/device.h>
+#include <linux/dma-map-ops.h>
+#include <linux/dma-heap.h>
+#include <linux/mm.h>
+#include <linux/moduleparam.h>
+#include <linux/sched/signal.h>
 #include <linux/vmalloc.h>
 #include <uapi/linux/magic.h>
 
@@ -203,6 +211,12 @@ void dmabuf_rs_list_del(struct list_head *entry)
 	list_del(entry);
 }
 
+void dmabuf_rs_sg_set_page(struct scatterlist *sg, struct page *page, unsigned int len,
+			   unsigned int offset)
+{
+	sg_set_page(sg, page, len, offset);
+}
+
 /* Stores a DMA address and length into @sg and drops its page link. */
 void dmabuf_rs_sg_set_dma_only(struct scatterlist *sg, dma_addr_t addr, unsigned int len)
 {
@@ -221,4 +235,154 @@ void *dmabuf_rs_vmap_pages(struct page **pages, unsigned int count)
 void dmabuf_rs_vunmap(const void *addr)
 {
 	vunmap(addr);
+}
+
+/* ---- dma-heap: exports, the mem_accounting parameter, the char device. */
+
+EXPORT_SYMBOL_NS_GPL(dma_heap_add, "DMA_BUF_HEAP");
+EXPORT_SYMBOL_NS_GPL(dma_heap_get_drvdata, "DMA_BUF_HEAP");
+EXPORT_SYMBOL_NS_GPL(dma_heap_get_name, "DMA_BUF_HEAP");
+
+bool __read_mostly mem_accounting;
+module_param(mem_accounting, bool, 0444);
+MODULE_PARM_DESC(mem_accounting,
+		 "Enable cgroup-based memory accounting for dma-buf heap allocations (default=false).");
+EXPORT_SYMBOL_NS_GPL(mem_accounting, "DMA_BUF_HEAP");
+
+static char *dmabuf_rs_heap_devnode(const struct device *dev, umode_t *mode)
+{
+	return kasprintf(GFP_KERNEL, "dma_heap/%s", dev_name(dev));
+}
+
+static const struct class dmabuf_rs_heap_class = {
+	.name = "dma_heap",
+	.devnode = dmabuf_rs_heap_devnode,
+};
+
+static dev_t dmabuf_rs_heap_devt;
+
+int dmabuf_rs_heap_chrdev_init(unsigned int minors)
+{
+	int ret = alloc_chrdev_region(&dmabuf_rs_heap_devt, 0, minors, "dma_heap");
+
+	if (ret)
+		return ret;
+	ret = class_register(&dmabuf_rs_heap_class);
+	if (ret)
+		unregister_chrdev_region(dmabuf_rs_heap_devt, minors);
+	return ret;
+}
+
+void dmabuf_rs_heap_chrdev_exit(unsigned int minors)
+{
+	class_unregister(&dmabuf_rs_heap_class);
+	unregister_chrdev_region(dmabuf_rs_heap_devt, minors);
+}
+
+/* cdev_init + cdev_add + device_create of /dev/dma_heap/<name>. */
+int dmabuf_rs_heap_device_add(struct cdev *cdev, unsigned int minor, const char *name,
+			      const struct file_operations *fops)
+{
+	dev_t devt = MKDEV(MAJOR(dmabuf_rs_heap_devt), minor);
+	struct device *dev;
+	int ret;
+
+	cdev_init(cdev, fops);
+	ret = cdev_add(cdev, devt, 1);
+	if (ret)
+		return ret;
+	dev = device_create(&dmabuf_rs_heap_class, NULL, devt, NULL, "%s", name);
+	if (IS_ERR(dev)) {
+		cdev_del(cdev);
+		return PTR_ERR(dev);
+	}
+	return 0;
+}
+
+void dmabuf_rs_heap_device_del(struct cdev *cdev, unsigned int minor)
+{
+	device_destroy(&dmabuf_rs_heap_class, MKDEV(MAJOR(dmabuf_rs_heap_devt), minor));
+	cdev_del(cdev);
+}
+
+unsigned int dmabuf_rs_iminor(struct inode *inode)
+{
+	return iminor(inode);
+}
+
+/* ---- Pages, CMA, DMA sync and mmap for the heaps. */
+
+unsigned long dmabuf_rs_page_to_pfn(struct page *page)
+{
+	return page_to_pfn(page);
+}
+
+struct page *dmabuf_rs_nth_page(struct page *page, unsigned long n)
+{
+	return pfn_to_page(page_to_pfn(page) + n);
+}
+
+void *dmabuf_rs_page_address(struct page *page)
+{
+	return page_address(page);
+}
+
+struct cma *dmabuf_rs_default_cma(void)
+{
+	return dev_get_cma_area(NULL);
+}
+
+void dmabuf_rs_sync_for_cpu(struct device *dev, struct sg_table *sgt, enum dma_data_direction dir)
+{
+	dma_sync_sgtable_for_cpu(dev, sgt, dir);
+}
+
+void dmabuf_rs_sync_for_device(struct device *dev, struct sg_table *sgt, enum dma_data_direction dir)
+{
+	dma_sync_sgtable_for_device(dev, sgt, dir);
+}
+
+unsigned long dmabuf_rs_vma_start(struct vm_area_struct *vma)
+{
+	return vma->vm_start;
+}
+
+unsigned long dmabuf_rs_vma_end(struct vm_area_struct *vma)
+{
+	return vma->vm_end;
+}
+
+bool dmabuf_rs_vma_is_shared(struct vm_area_struct *vma)
+{
+	return vma->vm_flags & (VM_SHARED | VM_MAYSHARE);
+}
+
+void dmabuf_rs_vma_set_pfnmap(struct vm_area_struct *vma)
+{
+	vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
+}
+
+int dmabuf_rs_remap_pfn(struct vm_area_struct *vma, unsigned long addr, unsigned long pfn,
+			unsigned long size)
+{
+	return remap_pfn_range(vma, addr, pfn, size, vma->vm_page_prot);
+}
+
+bool dmabuf_rs_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
+}
+
+gfp_t dmabuf_rs_heap_gfp(bool high_order)
+{
+	gfp_t low = GFP_HIGHUSER | __GFP_ZERO;
+	gfp_t high = ((GFP_HIGHUSER | __GFP_ZERO | __GFP_NOWARN | __GFP_NORETRY) & ~__GFP_RECLAIM) |
+		     __GFP_COMP;
+
+	return (high_order ? high : low) | (READ_ONCE(mem_accounting) ? __GFP_ACCOUNT : 0);
+}
+
+unsigned int dmabuf_rs_cma_alignment(void)
+{
+	return CONFIG_CMA_ALIGNMENT;
 }

@@ -559,6 +559,11 @@ impl Attachment {
         }
     }
 
+    /// The attached device.
+    pub(crate) fn dev(&self) -> *mut bindings::device {
+        self.raw().dev
+    }
+
     /// The attached device's name.
     pub(crate) fn dev_name(&self) -> &CStr {
         // SAFETY: The device is valid by the type invariant.

@@ -231,6 +231,38 @@ impl OwnedTable {
         })
     }
 
+    /// Builds a table with one entry per chunk of contiguous pages.
+    pub(crate) fn from_chunks(chunks: &[super::mem::Chunk]) -> Result<Self> {
+        // SAFETY: Zero is a valid empty `sg_table`.
+        let t = KBox::into_raw(KBox::new(unsafe { core::mem::zeroed::<bindings::sg_table>() }, GFP_KERNEL)?);
+        // SAFETY: `t` is ours.
+        let ret = unsafe { bindings::sg_alloc_table(t, u32::try_from(chunks.len())?, bindings::GFP_KERNEL) };
+        if ret != 0 {
+            // SAFETY: Nothing was allocated inside; free the box.
+            drop(unsafe { KBox::from_raw(t) });
+            return Err(Error::from_errno(ret));
+        }
+        // SAFETY: The table has one entry per chunk; each chunk's pages
+        // are contiguous and stay allocated while the table is used.
+        unsafe {
+            let mut sg = (*t).sgl;
+            for c in chunks {
+                super::dmabuf_rs_sg_set_page(sg, c.first_page(), u32::try_from(c.len())?, 0);
+                sg = bindings::sg_next(sg);
+            }
+        }
+        // INVARIANT: Allocated above.
+        Ok(OwnedTable {
+            // SAFETY: From `KBox::into_raw`.
+            ptr: unsafe { NonNull::new_unchecked(t) },
+        })
+    }
+
+    /// The raw table.
+    pub(crate) fn as_raw(&self) -> *mut bindings::sg_table {
+        self.ptr.as_ptr()
+    }
+
     /// The number of entries.
     pub(crate) fn nents(&self) -> u32 {
         // SAFETY: Valid by the type invariant.
@@ -276,6 +308,7 @@ impl<T: Exporter> OpsTable<T> {
         begin_cpu_access: if T::HAS_BEGIN_CPU_ACCESS { Some(begin_tramp::<T>) } else { None },
         end_cpu_access: if T::HAS_END_CPU_ACCESS { Some(end_tramp::<T>) } else { None },
         vmap: if T::HAS_VMAP { Some(vmap_tramp::<T>) } else { None },
+        mmap: if T::HAS_MMAP { Some(mmap_tramp::<T>) } else { None },
         vunmap: if T::HAS_VMAP { Some(vunmap_tramp::<T>) } else { None },
         // SAFETY: All-zero is a valid ops table (no other operation).
         ..unsafe { core::mem::zeroed() }
@@ -353,12 +386,37 @@ unsafe extern "C" fn vunmap_tramp<T: Exporter>(buf: *mut bindings::dma_buf, map:
     unsafe { data::<T>(buf).vunmap((*map).__bindgen_anon_1.vaddr.cast()) };
 }
 
+unsafe extern "C" fn mmap_tramp<T: Exporter>(buf: *mut bindings::dma_buf, vma: *mut bindings::vm_area_struct) -> i32 {
+    // SAFETY: A live `T` buffer; the VMA is being set up by mmap.
+    let (t, vma) = unsafe { (data::<T>(buf), super::mem::Vma::from_raw(vma)) };
+    match t.mmap(&vma) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
 /// `vmap` of pages into one contiguous kernel range.
 pub(crate) fn vmap_pages(pages: &[Page]) -> Result<*mut u8> {
     let mut raw: KVec<*mut bindings::page> = KVec::with_capacity(pages.len(), GFP_KERNEL)?;
     for p in pages {
         raw.push(p.as_ptr(), GFP_KERNEL)?;
     }
+    vmap_raw(raw)
+}
+
+/// `vmap` of every page of `chunks`.
+pub(crate) fn vmap_chunks(chunks: &[super::mem::Chunk]) -> Result<*mut u8> {
+    let total = chunks.iter().map(|c| c.pages()).sum();
+    let mut raw: KVec<*mut bindings::page> = KVec::with_capacity(total, GFP_KERNEL)?;
+    for c in chunks {
+        for i in 0..c.pages() {
+            raw.push(c.nth_page(i), GFP_KERNEL)?;
+        }
+    }
+    vmap_raw(raw)
+}
+
+fn vmap_raw(mut raw: KVec<*mut bindings::page>) -> Result<*mut u8> {
     // SAFETY: `raw` holds valid pages; the flags are standard.
     let va = unsafe { super::dmabuf_rs_vmap_pages(raw.as_mut_ptr(), u32::try_from(raw.len())?) };
     if va.is_null() {
