@@ -247,9 +247,53 @@ static void system_rows(void)
 	close(heap);
 }
 
+static int rmmod_core(void)
+{
+	return system("rmmod dmabuf_rs 2>/dev/null") == 0;
+}
+
+/*
+ * "rmmod" mode (Rust kernel only): the core cannot be removed while a heap
+ * file, a buffer fd or a mapping of a buffer is alive, can once all are
+ * gone, and works again after it is loaded again.
+ */
+static int rmmod_test(void)
+{
+	int heap, fd;
+	void *p;
+
+	printf("TAP version 13\n");
+	/* Importers and test modules use the core; take them out first. */
+	/* busybox modprobe -r fails on already-removed shared dependencies. */
+	system("modprobe -r vgem vivid udmabuf 2>/dev/null; rmmod dmabuf_test_c");
+	result(system("test \"$(cut -d' ' -f1 /proc/modules)\" = dmabuf_rs") == 0,
+	       "only the core is left loaded");
+	heap = open("/dev/dma_heap/system", O_RDWR | O_CLOEXEC);
+	result(heap >= 0 && !rmmod_core(), "rmmod fails while a heap file is open");
+	alloc(heap, 1 << 20, O_RDWR | O_CLOEXEC, &fd);
+	close(heap);
+	result(fd >= 0 && !rmmod_core(), "rmmod fails while a buffer fd is open");
+	p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	result(p != MAP_FAILED && !rmmod_core(), "rmmod fails while a mapping of a closed buffer is alive");
+	munmap(p, 1 << 20);
+	result(rmmod_core(), "rmmod succeeds once everything is gone");
+	result(access("/dev/dma_heap/system", F_OK) != 0, "the heap devices are gone");
+	result(system("modprobe dmabuf_rs") == 0, "the core loads again");
+	heap = open("/dev/dma_heap/default_cma_region", O_RDWR | O_CLOEXEC);
+	result(heap >= 0 && alloc(heap, 1 << 20, O_RDWR | O_CLOEXEC, &fd) == 0, "heaps work after reloading");
+	close(fd);
+	close(heap);
+	printf("1..%d\n", test_no);
+	return failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
-	long area = (argc > 1 ? atol(argv[1]) : 128) << 20;
+	long area = (argc > 1 && strcmp(argv[1], "rmmod") ? atol(argv[1]) : 128) << 20;
+
+	if (argc > 1 && !strcmp(argv[1], "rmmod"))
+		return rmmod_test();
 
 	if (access("/dev/dma_heap", F_OK)) {
 		printf("1..0 # SKIP no /dev/dma_heap\n");

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/dma-buf.h>
+#include <linux/dma-heap.h>
 #include <linux/udmabuf.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,6 +70,20 @@ static void sync_buf(int fd, __u64 flags)
 	ioctl(fd, DMA_BUF_IOCTL_SYNC, &s);
 }
 
+static int heap_buf(const char *heap, size_t size)
+{
+	struct dma_heap_allocation_data d = { .len = size, .fd_flags = O_RDWR | O_CLOEXEC };
+	int h = open(heap, O_RDWR | O_CLOEXEC), r;
+
+	if (h < 0)
+		return -1;
+	r = ioctl(h, DMA_HEAP_IOCTL_ALLOC, &d);
+	close(h);
+	return r ? -1 : (int)d.fd;
+}
+
+static struct dmabuf_test_import last;
+
 static void import_suite(int dev, int fd, size_t size, const char *who)
 {
 	struct dmabuf_test_import im = { .fd = fd };
@@ -91,6 +106,7 @@ static void import_suite(int dev, int fd, size_t size, const char *who)
 	sync_buf(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW);
 	im.fill_byte = 2;
 	result(ioctl(dev, DMABUF_TEST_IMPORT, &im) == 0, "%s: importer attach/map/begin/vmap/end/unmap/detach", who);
+	last = im;
 	result(im.mapped_bytes == size, "%s: mapped table covers the buffer", who);
 	printf("# %llu bytes in %llu entries\n",
 	       (unsigned long long)im.mapped_bytes, (unsigned long long)im.nents);
@@ -176,6 +192,20 @@ int main(int argc, char **argv)
 	}
 	close(fd);
 	result(!file_has("/sys/kernel/debug/dma_buf/bufinfo", "\tdmabuf_test_c\t"), "bufinfo forgets closed buffers");
+
+	fd = heap_buf("/dev/dma_heap/default_cma_region", 4 << 20);
+	result(fd >= 0, "CMA heap buffer of 4 MiB");
+	if (fd >= 0) {
+		import_suite(dev, fd, 4 << 20, "CMA heap");
+		result(last.nents == 1, "CMA heap: the importer sees one contiguous DMA segment");
+		close(fd);
+	}
+	fd = heap_buf("/dev/dma_heap/system", (2 << 20) + 8192);
+	result(fd >= 0, "system heap buffer of 2 MiB + 8 KiB");
+	if (fd >= 0) {
+		import_suite(dev, fd, (2 << 20) + 8192, "system heap");
+		close(fd);
+	}
 	printf("1..%d\n", test_no);
 	return failed ? 1 : 0;
 }

@@ -23,9 +23,17 @@ stock-*)
 	check "vgem uses dmabuf_rs" sh -c "grep '^dmabuf_rs ' /proc/modules | grep -q drm"
 	;;
 esac
-for t in dmabuf_uapi dmabuf_kapi; do
+for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps; do
 	/tmp/$t 2>&1 | sed "s/^/$t: /"
 done
+# Upstream's own selftest, built unmodified from the kernel source. Its
+# lines are "ok N description" without a dash; add one for the parser.
+/tmp/dmabuf-heap 2>&1 | sed -E 's/^(not )?ok ([0-9]+) /\1ok \2 - /; s/^/upstream_heaps: /'
+case $kind in
+test | bench)
+	/tmp/dmabuf_heaps rmmod 2>&1 | sed "s/^/rmmod: /"
+	;;
+esac
 # KUnit results of the module (suites named dmabuf*), from the kernel log.
 dmesg | grep -E 'KTAP|ok [0-9]+ ' | grep -v -E 'rust_doctests|# Subtest' | sed 's/^\[[^]]*\] */kunit: /' | grep -E 'kunit: +(not )?ok ' || true
 echo "suite-done"

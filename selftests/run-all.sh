@@ -48,7 +48,13 @@ echo "# kernel source: $(cat "$CACHE/$SRC_TARBALL_STAMP")"
 hdr=$CACHE/build-stock-test/usr-headers/include
 bin=$CACHE/bin
 mkdir -p "$bin"
-for t in dmabuf_uapi dmabuf_kapi; do
+if make -s -C "$SRC/tools/testing/selftests/dmabuf-heaps" OUTPUT="$bin" \
+	KHDR_INCLUDES="-isystem $hdr" >"$out/upstream-heaps.cc.log" 2>&1 && [ -x "$bin/dmabuf-heap" ]; then
+	tap OK "compile upstream tools/testing/selftests/dmabuf-heaps (unmodified, static)"
+else
+	cat "$out/upstream-heaps.cc.log"; tap FAIL "compile upstream tools/testing/selftests/dmabuf-heaps"
+fi
+for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps; do
 	if gcc -static -O2 -Wall -Werror -I "$hdr" -o "$bin/$t" "selftests/$t.c" 2>"$out/$t.cc.log"; then
 		tap OK "compile $t (static)"
 	else
@@ -61,7 +67,7 @@ echo "# build: $(($(date +%s) - start)) s"
 for k in test stock-test; do
 	t0=$(date +%s)
 	selftests/vm-run --kernel "$k" --put selftests/guest-suite.sh --put "$bin/dmabuf_uapi" \
-		--put "$bin/dmabuf_kapi" -- sh /tmp/guest-suite.sh >"$out/run-$k.log" 2>&1
+		--put "$bin/dmabuf_kapi" --put "$bin/dmabuf_heaps" --put "$bin/dmabuf-heap" -- sh /tmp/guest-suite.sh >"$out/run-$k.log" 2>&1
 	rc=$?
 	echo "# $k boot + suites: $(($(date +%s) - t0)) s"
 	tr -d '\r' <"$out/run-$k.log" >"$out/run-$k.clean"
@@ -81,8 +87,8 @@ for k in test stock-test; do
 		*) tap FAIL "$k/$suite: $desc" ;;
 		esac
 	done <"$out/tap-$k.txt"
-	suites="bench dmabuf_uapi dmabuf_kapi"
-	[ "$k" = test ] && suites="$suites kunit"
+	suites="bench dmabuf_uapi dmabuf_kapi dmabuf_heaps upstream_heaps"
+	[ "$k" = test ] && suites="$suites kunit rmmod"
 	for s in $suites; do
 		grep -q "^$s: " "$out/tap-$k.txt" || tap FAIL "$k/$s: produced results"
 	done
@@ -96,8 +102,11 @@ else
 fi
 
 # 3. Differential: the userspace suites must give the same results.
-for s in dmabuf_uapi dmabuf_kapi; do
-	if diff <(grep "^$s: " "$out/tap-test.txt") <(grep "^$s: " "$out/tap-stock-test.txt") >"$out/diff-$s.txt"; then
+# Heaps are listed in directory order, which differs between the two
+# kernels: compare the results without their numbers, sorted.
+norm() { grep "^$1: " "$2" | sed -E 's/^([a-z_]+: (not )?ok) [0-9]+ /\1 /; s/before=[0-9]+ after=[0-9]+/before=N after=N/' | sort; }
+for s in dmabuf_uapi dmabuf_kapi dmabuf_heaps upstream_heaps; do
+	if diff <(norm "$s" "$out/tap-test.txt") <(norm "$s" "$out/tap-stock-test.txt") >"$out/diff-$s.txt"; then
 		tap OK "differential: $s identical on test and stock-test"
 	else
 		cat "$out/diff-$s.txt"

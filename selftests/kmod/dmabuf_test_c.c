@@ -326,6 +326,8 @@ static const struct file_operations test_fops = {
 	.unlocked_ioctl = test_ioctl,
 };
 
+static struct device_dma_parameters test_dma_parms;
+
 static struct miscdevice test_misc = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = "dmabuf_test",
@@ -339,13 +341,19 @@ static int __init test_init(void)
 	if (ret)
 		return ret;
 	ret = dma_coerce_mask_and_coherent(test_misc.this_device, DMA_BIT_MASK(64));
-	if (ret)
+	if (ret) {
 		misc_deregister(&test_misc);
-	return ret;
+		return ret;
+	}
+	/* Like a device that can take a contiguous buffer in one segment. */
+	test_misc.this_device->dma_parms = &test_dma_parms;
+	dma_set_max_seg_size(test_misc.this_device, UINT_MAX);
+	return 0;
 }
 
 static void __exit test_exit(void)
 {
+	test_misc.this_device->dma_parms = NULL;
 	misc_deregister(&test_misc);
 }
 
