@@ -72,7 +72,12 @@ pub(crate) fn map(a: &Attachment, held: &ResvHeld<'_>, dir: RawDirection) -> Res
 /// # Safety
 ///
 /// `table` must come from [`map`] on `a` and not be used afterwards.
-pub(crate) unsafe fn unmap(a: &Attachment, held: &ResvHeld<'_>, table: SgTablePtr, dir: RawDirection) {
+pub(crate) unsafe fn unmap(
+    a: &Attachment,
+    held: &ResvHeld<'_>,
+    table: SgTablePtr,
+    dir: RawDirection,
+) {
     // SAFETY: By the safety requirements.
     unsafe {
         let original = entry::unwrap_table(table);

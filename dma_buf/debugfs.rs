@@ -48,7 +48,15 @@ fn show_one(m: &SeqFile, raw: SeqFilePtr, buf: &DmaBuf) -> Result {
 /// Prints every buffer.
 pub(crate) fn show(m: &SeqFile, raw: SeqFilePtr) -> Result {
     seq_print!(m, "\nDma-buf Objects:\n");
-    seq_print!(m, "{:<8}\t{:<8}\t{:<8}\t{:<8}\texp_name\t{:<8}\tname\n", "size", "flags", "mode", "count", "ino");
+    seq_print!(
+        m,
+        "{:<8}\t{:<8}\t{:<8}\t{:<8}\texp_name\t{:<8}\tname\n",
+        "size",
+        "flags",
+        "mode",
+        "count",
+        "ino"
+    );
     let mut objects = 0;
     let mut bytes = 0usize;
     for_each_buffer(|buf| {

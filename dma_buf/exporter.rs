@@ -13,8 +13,8 @@
 //! reservation lock held; `release`, `begin_cpu_access` and
 //! `end_cpu_access` run without it.
 
-use crate::ffi::object::Attachment;
 pub(crate) use crate::ffi::mem::Vma;
+use crate::ffi::object::Attachment;
 pub(crate) use crate::ffi::rust_api::OwnedTable;
 use kernel::dma::DataDirection;
 use kernel::error::VTABLE_DEFAULT_ERROR;

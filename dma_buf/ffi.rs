@@ -27,7 +27,9 @@ use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
 extern "C" {
     pub(crate) fn dmabuf_rs_fence_put(fence: *mut bindings::dma_fence);
     pub(crate) fn dmabuf_rs_fence_get(fence: *mut bindings::dma_fence) -> *mut bindings::dma_fence;
-    pub(crate) fn dmabuf_rs_sync_file_create(fence: *mut bindings::dma_fence) -> *mut bindings::file;
+    pub(crate) fn dmabuf_rs_sync_file_create(
+        fence: *mut bindings::dma_fence,
+    ) -> *mut bindings::file;
     pub(crate) fn sync_file_get_fence(fd: c_int) -> *mut bindings::dma_fence;
     pub(crate) fn dma_fence_unwrap_first(
         head: *mut bindings::dma_fence,
@@ -52,11 +54,22 @@ extern "C" {
     pub(crate) fn dmabuf_rs_dma_buf_init_locks(buf: *mut bindings::dma_buf);
     pub(crate) fn dmabuf_rs_kern_mount() -> *mut bindings::vfsmount;
     pub(crate) fn dmabuf_rs_debugfs_init() -> *mut bindings::dentry;
-    pub(crate) fn dmabuf_rs_list_add(entry: *mut bindings::list_head, head: *mut bindings::list_head);
+    pub(crate) fn dmabuf_rs_list_add(
+        entry: *mut bindings::list_head,
+        head: *mut bindings::list_head,
+    );
     pub(crate) fn dmabuf_rs_list_del(entry: *mut bindings::list_head);
-    pub(crate) fn dmabuf_rs_vmap_pages(pages: *mut *mut bindings::page, count: c_uint) -> *mut core::ffi::c_void;
+    pub(crate) fn dmabuf_rs_vmap_pages(
+        pages: *mut *mut bindings::page,
+        count: c_uint,
+    ) -> *mut core::ffi::c_void;
     pub(crate) fn dmabuf_rs_vunmap(addr: *const core::ffi::c_void);
-    pub(crate) fn dmabuf_rs_sg_set_page(sg: *mut bindings::scatterlist, page: *mut bindings::page, len: c_uint, offset: c_uint);
+    pub(crate) fn dmabuf_rs_sg_set_page(
+        sg: *mut bindings::scatterlist,
+        page: *mut bindings::page,
+        len: c_uint,
+        offset: c_uint,
+    );
     pub(crate) fn dmabuf_rs_sg_set_dma_only(
         sg: *mut bindings::scatterlist,
         addr: bindings::dma_addr_t,

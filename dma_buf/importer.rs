@@ -22,7 +22,10 @@ pub(crate) struct AttachmentGuard<'a> {
 
 impl DmaBuf {
     /// Attaches `dev` as a static importer.
-    pub(crate) fn attach_guard<'a, Ctx: DeviceContext>(&'a self, dev: &Device<Ctx>) -> Result<AttachmentGuard<'a>> {
+    pub(crate) fn attach_guard<'a, Ctx: DeviceContext>(
+        &'a self,
+        dev: &Device<Ctx>,
+    ) -> Result<AttachmentGuard<'a>> {
         Ok(AttachmentGuard {
             buf: self,
             raw: self.attach_device(dev)?,
@@ -120,7 +123,9 @@ impl Vmap<'_> {
             return Err(EINVAL);
         }
         // SAFETY: In bounds of the mapping, which lives while `self` does.
-        unsafe { core::ptr::copy_nonoverlapping(self.vaddr.add(offset), out.as_mut_ptr(), out.len()) };
+        unsafe {
+            core::ptr::copy_nonoverlapping(self.vaddr.add(offset), out.as_mut_ptr(), out.len())
+        };
         Ok(())
     }
 
@@ -131,7 +136,9 @@ impl Vmap<'_> {
             return Err(EINVAL);
         }
         // SAFETY: In bounds of the mapping, which lives while `self` does.
-        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), self.vaddr.add(offset), data.len()) };
+        unsafe {
+            core::ptr::copy_nonoverlapping(data.as_ptr(), self.vaddr.add(offset), data.len())
+        };
         Ok(())
     }
 

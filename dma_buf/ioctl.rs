@@ -21,9 +21,10 @@ pub(crate) fn dispatch(buf: &DmaBuf, cmd: u32, arg: usize) -> Result<i32> {
 
 /// `DMA_BUF_IOCTL_SYNC`: begin or end a CPU access bracket.
 fn sync(buf: &DmaBuf, arg: usize) -> Result {
-    let sync: DmaBufSync = UserSlice::new(UserPtr::from_addr(arg), core::mem::size_of::<DmaBufSync>())
-        .reader()
-        .read()?;
+    let sync: DmaBufSync =
+        UserSlice::new(UserPtr::from_addr(arg), core::mem::size_of::<DmaBufSync>())
+            .reader()
+            .read()?;
     if sync.flags & !DMA_BUF_SYNC_VALID_FLAGS_MASK != 0 {
         return Err(EINVAL);
     }

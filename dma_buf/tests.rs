@@ -82,11 +82,16 @@ fn new_buffer(pages: usize) -> Result<kernel::sync::aref::ARef<DmaBuf>> {
     for _ in 0..pages {
         v.push(Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?, GFP_KERNEL)?;
     }
-    DmaBuf::export_rust(KBox::new(TestExporter { pages: v }, GFP_KERNEL)?, pages * 4096, 2, c"dmabuf_kunit")
+    DmaBuf::export_rust(
+        KBox::new(TestExporter { pages: v }, GFP_KERNEL)?,
+        pages * 4096,
+        2,
+        c"dmabuf_kunit",
+    )
 }
 
 #[kunit_tests(dmabuf_rs)]
-mod tests {
+mod kunit {
     use super::*;
     use kernel::device::{Bound, Device};
     use kernel::faux;

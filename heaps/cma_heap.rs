@@ -3,8 +3,8 @@
 //! per area (`default_cma_region` for the default area, and each area
 //! under its own name, e.g. `reserved` for the `cma=` area).
 
-use crate::heap::{export_heap_buffer, HeapKind};
 use crate::ffi::mem::{CmaArea, PAGE_SIZE};
+use crate::heap::{export_heap_buffer, HeapKind};
 use crate::heap_buffer::{HeapBuffer, MmapRule};
 use kernel::prelude::*;
 
@@ -12,7 +12,12 @@ use kernel::prelude::*;
 pub(crate) struct CmaHeap(pub(crate) CmaArea);
 
 impl HeapKind for CmaHeap {
-    fn allocate(&self, name: &'static CStr, len: usize, fd_flags: u32) -> Result<kernel::sync::aref::ARef<crate::ffi::object::DmaBuf>> {
+    fn allocate(
+        &self,
+        name: &'static CStr,
+        len: usize,
+        fd_flags: u32,
+    ) -> Result<kernel::sync::aref::ARef<crate::ffi::object::DmaBuf>> {
         let pages = len / PAGE_SIZE;
         // Align to the allocation's order (capped by CMA_ALIGNMENT).
         let order = pages.next_power_of_two().trailing_zeros();
@@ -21,7 +26,12 @@ impl HeapKind for CmaHeap {
         chunk.zero();
         let mut chunks = KVec::new();
         chunks.push(chunk, GFP_KERNEL)?;
-        export_heap_buffer(HeapBuffer::new(chunks, MmapRule::SharedOnly)?, len, fd_flags, name)
+        export_heap_buffer(
+            HeapBuffer::new(chunks, MmapRule::SharedOnly)?,
+            len,
+            fd_flags,
+            name,
+        )
     }
 }
 

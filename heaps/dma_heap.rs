@@ -67,7 +67,9 @@ pub(crate) fn ioctl(heap: &DmaHeap, ucmd: u32, arg: usize) -> Result {
     let mut stack = [0u8; STACK_KDATA];
     let mut heap_kdata = KVec::<u8>::new();
     let kdata: &mut [u8] = if ksize > STACK_KDATA {
-        heap_kdata.resize(ksize, 0, GFP_KERNEL).map_err(|_| ENOMEM)?;
+        heap_kdata
+            .resize(ksize, 0, GFP_KERNEL)
+            .map_err(|_| ENOMEM)?;
         &mut heap_kdata
     } else {
         &mut stack[..ksize]
@@ -79,11 +81,23 @@ pub(crate) fn ioctl(heap: &DmaHeap, ucmd: u32, arg: usize) -> Result {
     let mut data = AllocationData::default();
     let n = core::mem::size_of::<AllocationData>();
     // SAFETY: `AllocationData` is plain data of `n` bytes; `kdata` has at least `n`.
-    unsafe { core::ptr::copy_nonoverlapping(kdata.as_ptr(), (&mut data as *mut AllocationData).cast::<u8>(), n) };
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            kdata.as_ptr(),
+            core::ptr::from_mut(&mut data).cast::<u8>(),
+            n,
+        )
+    };
 
     let (buf, fd) = allocate(heap, &mut data)?;
     // SAFETY: As above, in the other direction.
-    unsafe { core::ptr::copy_nonoverlapping((&data as *const AllocationData).cast::<u8>(), kdata.as_mut_ptr(), n) };
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            core::ptr::from_ref(&data).cast::<u8>(),
+            kdata.as_mut_ptr(),
+            n,
+        )
+    };
     let mut writer = writer;
     match writer.write_slice(&kdata[..out_size]) {
         Ok(()) => {
@@ -101,7 +115,10 @@ pub(crate) fn ioctl(heap: &DmaHeap, ucmd: u32, arg: usize) -> Result {
 }
 
 /// Validates the request, allocates and reserves the fd.
-fn allocate<'a>(heap: &'a DmaHeap, data: &mut AllocationData) -> Result<(&'a crate::ffi::object::DmaBuf, i32)> {
+fn allocate<'a>(
+    heap: &'a DmaHeap,
+    data: &mut AllocationData,
+) -> Result<(&'a crate::ffi::object::DmaBuf, i32)> {
     if data.fd != 0 {
         return Err(EINVAL);
     }

@@ -21,8 +21,18 @@ pub(crate) trait HeapKind: Send + Sync + Sized + 'static {
 }
 
 /// Exports a heap buffer under the heap's name.
-pub(crate) fn export_heap_buffer(buf: Pin<KBox<HeapBuffer>>, len: usize, fd_flags: u32, name: &'static CStr) -> Result<ARef<DmaBuf>> {
-    DmaBuf::export_rust(KBox::new(HeapExport(buf), GFP_KERNEL)?, len, fd_flags as i32, name)
+pub(crate) fn export_heap_buffer(
+    buf: Pin<KBox<HeapBuffer>>,
+    len: usize,
+    fd_flags: u32,
+    name: &'static CStr,
+) -> Result<ARef<DmaBuf>> {
+    DmaBuf::export_rust(
+        KBox::new(HeapExport(buf), GFP_KERNEL)?,
+        len,
+        fd_flags as i32,
+        name,
+    )
 }
 
 /// One registered heap's data (the framework's `priv`).
@@ -39,7 +49,19 @@ impl<K: HeapKind> Ops<K> {
     };
 }
 
-unsafe extern "C" fn allocate_tramp<K: HeapKind>(heap: *mut DmaHeap, len: kernel::ffi::c_ulong, fd_flags: u32, _heap_flags: u64) -> *mut RawDmaBuf {
+/// `allocate` of heap kind `K`.
+///
+/// # Safety
+///
+/// The framework calls this with a heap registered by [`Heaps::register`]
+/// for kind `K`, whose `priv` is an `Entry<K>` that outlives the
+/// registration.
+unsafe extern "C" fn allocate_tramp<K: HeapKind>(
+    heap: *mut DmaHeap,
+    len: kernel::ffi::c_ulong,
+    fd_flags: u32,
+    _heap_flags: u64,
+) -> *mut RawDmaBuf {
     // SAFETY: The framework passes a registered heap whose `priv` is an
     // `Entry<K>` owned by `Heaps`, which outlives the registration.
     let entry = unsafe { &*heap::heap_ref(heap).priv_().cast::<Entry<K>>() };
@@ -71,17 +93,31 @@ impl Heaps {
             },
             GFP_KERNEL,
         )?;
-        let ptr = (&*system as *const Entry<SystemHeap>).cast_mut().cast();
+        let ptr = core::ptr::from_ref::<Entry<SystemHeap>>(&system)
+            .cast_mut()
+            .cast();
         heaps.system = Some(system);
         if let Err(e) = heap::register(c"system", &Ops::<SystemHeap>::OPS, ptr) {
             pr_warn!("dma_heap: system heap not registered: {:?}\n", e);
         }
         for (name, area) in cma_heap::areas() {
-            let entry = KBox::new(Entry { name, kind: CmaHeap(area) }, GFP_KERNEL)?;
-            let ptr = (&*entry as *const Entry<CmaHeap>).cast_mut().cast();
+            let entry = KBox::new(
+                Entry {
+                    name,
+                    kind: CmaHeap(area),
+                },
+                GFP_KERNEL,
+            )?;
+            let ptr = core::ptr::from_ref::<Entry<CmaHeap>>(&entry)
+                .cast_mut()
+                .cast();
             heaps.cma.push(entry, GFP_KERNEL)?;
             if let Err(e) = heap::register(name, &Ops::<CmaHeap>::OPS, ptr) {
-                pr_warn!("dma_heap: CMA heap {} not registered: {:?}\n", name.to_str().unwrap_or("?"), e);
+                pr_warn!(
+                    "dma_heap: CMA heap {} not registered: {:?}\n",
+                    name.to_str().unwrap_or("?"),
+                    e
+                );
             }
         }
         Ok(heaps)

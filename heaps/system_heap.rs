@@ -4,8 +4,8 @@
 //! the page allocator, charged to the caller's memory cgroup when
 //! `mem_accounting` is on.
 
-use crate::heap::{export_heap_buffer, HeapKind};
 use crate::ffi::mem::{self, Chunk};
+use crate::heap::{export_heap_buffer, HeapKind};
 use crate::heap_buffer::{HeapBuffer, MmapRule};
 use kernel::prelude::*;
 
@@ -39,7 +39,12 @@ pub(crate) fn allocate_chunks(len: usize) -> Result<KVec<Chunk>> {
 pub(crate) struct SystemHeap;
 
 impl HeapKind for SystemHeap {
-    fn allocate(&self, name: &'static CStr, len: usize, fd_flags: u32) -> Result<kernel::sync::aref::ARef<crate::ffi::object::DmaBuf>> {
+    fn allocate(
+        &self,
+        name: &'static CStr,
+        len: usize,
+        fd_flags: u32,
+    ) -> Result<kernel::sync::aref::ARef<crate::ffi::object::DmaBuf>> {
         let chunks = allocate_chunks(len)?;
         export_heap_buffer(HeapBuffer::new(chunks, MmapRule::Any)?, len, fd_flags, name)
     }

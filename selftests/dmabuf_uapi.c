@@ -238,6 +238,23 @@ int main(void)
 	result(ex.fd >= 0 && poll_now(ex.fd, POLLIN) == POLLIN, "exported sync_file (no fences) is signalled");
 	result(fcntl(ex.fd, F_GETFD) == FD_CLOEXEC, "exported sync_file fd is close-on-exec");
 	close(ex.fd);
+	{
+		/* Copy-out failure: EFAULT, and the reserved fd is not leaked. */
+		struct dma_buf_export_sync_file *ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+							   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		int before = 0, after = 0;
+
+		ro->flags = DMA_BUF_SYNC_READ;
+		mprotect(ro, 4096, PROT_READ);
+		for (int f = 0; f < 256; f++)
+			before += fcntl(f, F_GETFD) != -1;
+		r = ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, ro);
+		for (int f = 0; f < 256; f++)
+			after += fcntl(f, F_GETFD) != -1;
+		result(r == -1 && errno == EFAULT && before == after,
+		       "EXPORT_SYNC_FILE with a read-only argument: EFAULT, no fd leaked");
+		munmap(ro, 4096);
+	}
 
 	/* IMPORT_SYNC_FILE */
 	expect(ioctl(fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, bad), EFAULT, "IMPORT_SYNC_FILE bad pointer");

@@ -54,8 +54,8 @@ if make -s -C "$SRC/tools/testing/selftests/dmabuf-heaps" OUTPUT="$bin" \
 else
 	cat "$out/upstream-heaps.cc.log"; tap FAIL "compile upstream tools/testing/selftests/dmabuf-heaps"
 fi
-for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps; do
-	if gcc -static -O2 -Wall -Werror -I "$hdr" -o "$bin/$t" "selftests/$t.c" 2>"$out/$t.cc.log"; then
+for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_stress; do
+	if gcc -static -O2 -Wall -Werror -Wno-unused-result -pthread -I "$hdr" -o "$bin/$t" "selftests/$t.c" 2>"$out/$t.cc.log"; then
 		tap OK "compile $t (static)"
 	else
 		cat "$out/$t.cc.log"; tap FAIL "compile $t (static)"
@@ -114,7 +114,23 @@ for s in dmabuf_uapi dmabuf_kapi dmabuf_heaps upstream_heaps; do
 	fi
 done
 
-# 4. The bench catches splats: a deliberate WARN must fail the run.
+# 4. One minute of racing threads on the Rust kernel.
+selftests/vm-run --kernel test --put "$bin/dmabuf_stress" -- /tmp/dmabuf_stress 60 >"$out/stress.log" 2>&1
+rc=$?
+tr -d '\r' <"$out/stress.log" | grep -E '^(not )?ok [0-9]+ - ' | while IFS= read -r line; do echo "$line"; done >"$out/stress.tap"
+while IFS= read -r line; do
+	case $line in
+	"ok "*) tap OK "test/stress: ${line#* - }" ;;
+	*) tap FAIL "test/stress: ${line#* - }" ;;
+	esac
+done <"$out/stress.tap"
+if [ $rc = 0 ] && [ -s "$out/stress.tap" ]; then
+	tap OK "test/stress: 60 s of races, kernel silent (lockdep, KASAN, kmemleak)"
+else
+	tail -n 40 "$out/stress.log"; tap FAIL "test/stress: 60 s of races (vm-run exit $rc)"
+fi
+
+# 5. The bench catches splats: a deliberate WARN must fail the run.
 selftests/vm-run --kernel test -- insmod /lib/dmabuf-rs/dmabuf_test_warn.ko >"$out/warn.log" 2>&1
 rc=$?
 if [ $rc = 125 ] && grep -q 'dmabuf_test_warn: deliberate warning\|WARNING:' "$out/warn.log"; then
@@ -123,7 +139,7 @@ else
 	tail -n 20 "$out/warn.log"; tap FAIL "vm-run fails (125) on a deliberate WARN (got $rc)"
 fi
 
-# 5. dma_buf_export with bad export info: WARN (as upstream) and EINVAL.
+# 6. dma_buf_export with bad export info: WARN (as upstream) and EINVAL.
 for k in test stock-test; do
 	selftests/vm-run --kernel "$k" --put "$bin/dmabuf_kapi" -- /tmp/dmabuf_kapi export-errors >"$out/experr-$k.log" 2>&1
 	rc=$?

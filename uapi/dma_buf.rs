@@ -54,7 +54,7 @@ kernel::static_assert!(core::mem::size_of::<DmaBufImportSyncFile>() == 8);
 /// CPU access for reading.
 pub(crate) const DMA_BUF_SYNC_READ: u64 = 1 << 0;
 /// CPU access for writing.
-pub(crate) const DMA_BUF_SYNC_WRITE: u64 = 2 << 0;
+pub(crate) const DMA_BUF_SYNC_WRITE: u64 = 2;
 /// CPU access for reading and writing.
 pub(crate) const DMA_BUF_SYNC_RW: u64 = DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE;
 /// End of a CPU access bracket.
@@ -75,9 +75,11 @@ pub(crate) const DMA_BUF_SET_NAME_A: u32 = _IOW::<u32>(DMA_BUF_BASE, 1);
 /// `DMA_BUF_SET_NAME_B` (64-bit pointer size).
 pub(crate) const DMA_BUF_SET_NAME_B: u32 = _IOW::<u64>(DMA_BUF_BASE, 1);
 /// `DMA_BUF_IOCTL_EXPORT_SYNC_FILE`.
-pub(crate) const DMA_BUF_IOCTL_EXPORT_SYNC_FILE: u32 = _IOWR::<DmaBufExportSyncFile>(DMA_BUF_BASE, 2);
+pub(crate) const DMA_BUF_IOCTL_EXPORT_SYNC_FILE: u32 =
+    _IOWR::<DmaBufExportSyncFile>(DMA_BUF_BASE, 2);
 /// `DMA_BUF_IOCTL_IMPORT_SYNC_FILE`.
-pub(crate) const DMA_BUF_IOCTL_IMPORT_SYNC_FILE: u32 = _IOW::<DmaBufImportSyncFile>(DMA_BUF_BASE, 3);
+pub(crate) const DMA_BUF_IOCTL_IMPORT_SYNC_FILE: u32 =
+    _IOW::<DmaBufImportSyncFile>(DMA_BUF_BASE, 3);
 
 kernel::static_assert!(DMA_BUF_IOCTL_SYNC == 0x4008_6200);
 kernel::static_assert!(DMA_BUF_SET_NAME_A == 0x4004_6201);

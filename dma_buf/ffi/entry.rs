@@ -12,8 +12,8 @@ use super::resv::{ResvHeld, Usage};
 use super::{sgt, vfs};
 use crate::uapi::*;
 use kernel::bindings;
-use kernel::ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void};
 use kernel::error::{from_err_ptr, to_result};
+use kernel::ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void};
 use kernel::prelude::*;
 use kernel::uaccess::{UserPtr, UserSlice};
 
@@ -71,7 +71,7 @@ unsafe fn buf_of_file<'a>(file: *mut bindings::file) -> Option<&'a DmaBuf> {
     // SAFETY: `file` is valid by the safety requirements; our files'
     // private data is the buffer, alive while the file is.
     unsafe {
-        if (*file).f_op != fops() as *const _ {
+        if !core::ptr::eq((*file).f_op, fops()) {
             return None;
         }
         Some(DmaBuf::from_raw((*file).private_data.cast()))
@@ -81,14 +81,26 @@ unsafe fn buf_of_file<'a>(file: *mut bindings::file) -> Option<&'a DmaBuf> {
 // ---------------------------------------------------------------------
 // Dentry and file operations.
 
-unsafe extern "C" fn dentry_dname(dentry: *mut bindings::dentry, buffer: *mut c_char, buflen: c_int) -> *mut c_char {
+/// `d_dname`: writes `/<base>:<name>` at the end of `buffer`.
+///
+/// # Safety
+///
+/// The VFS calls this with a valid dentry of our pseudo file system, whose
+/// `d_fsdata` is a live buffer, and with `buffer` valid for writes of
+/// `buflen` bytes.
+unsafe extern "C" fn dentry_dname(
+    dentry: *mut bindings::dentry,
+    buffer: *mut c_char,
+    buflen: c_int,
+) -> *mut c_char {
     // SAFETY: The VFS passes a valid dentry; `d_fsdata` is the buffer,
     // freed only in `d_release` of this very dentry.
     let buf = unsafe { DmaBuf::from_raw((*dentry).d_fsdata.cast()) };
     let mut name = [0u8; DMA_BUF_NAME_LEN];
     let len = buf.copy_name(&mut name);
     // SAFETY: The dentry's name is a valid string while the dentry lives.
-    let base = unsafe { CStr::from_char_ptr((*dentry).__bindgen_anon_1.d_name.name.cast()) }.to_bytes();
+    let base =
+        unsafe { CStr::from_char_ptr((*dentry).__bindgen_anon_1.d_name.name.cast()) }.to_bytes();
     // "/<base>:<name>" with its NUL, at most 64 bytes, like `dynamic_dname`.
     let mut tmp = [0u8; 64];
     let parts: [&[u8]; 4] = [b"/", base, b":", &name[..len]];
@@ -113,6 +125,12 @@ unsafe extern "C" fn dentry_dname(dentry: *mut bindings::dentry, buffer: *mut c_
     }
 }
 
+/// `d_release`: releases the buffer behind a dying dentry.
+///
+/// # Safety
+///
+/// The VFS calls this once, with a valid dentry of our pseudo file system
+/// that nothing else can reach any more.
 unsafe extern "C" fn dentry_release(dentry: *mut bindings::dentry) {
     // SAFETY: Valid dentry from the VFS.
     let ptr: *mut bindings::dma_buf = unsafe { (*dentry).d_fsdata.cast() };
@@ -124,7 +142,15 @@ unsafe extern "C" fn dentry_release(dentry: *mut bindings::dentry) {
     unsafe { DmaBuf::release(ptr) };
 }
 
-unsafe extern "C" fn file_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+/// `release` of a dma-buf file: the last file reference is gone.
+///
+/// # Safety
+///
+/// The VFS calls this once, with a valid file that uses our operations.
+unsafe extern "C" fn file_release(
+    _inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
     // SAFETY: The VFS passes a valid file.
     match unsafe { buf_of_file(file) } {
         Some(buf) => {
@@ -135,7 +161,16 @@ unsafe extern "C" fn file_release(_inode: *mut bindings::inode, file: *mut bindi
     }
 }
 
-unsafe extern "C" fn file_mmap(file: *mut bindings::file, vma: *mut bindings::vm_area_struct) -> c_int {
+/// `mmap` of a dma-buf file: checks the range and calls the exporter.
+///
+/// # Safety
+///
+/// The VFS calls this with a valid file and a valid VMA that is being set
+/// up for it, with the mmap lock held.
+unsafe extern "C" fn file_mmap(
+    file: *mut bindings::file,
+    vma: *mut bindings::vm_area_struct,
+) -> c_int {
     // SAFETY: The VFS passes a valid file.
     let Some(buf) = (unsafe { buf_of_file(file) }) else {
         return EINVAL.to_errno();
@@ -153,29 +188,51 @@ unsafe extern "C" fn file_mmap(file: *mut bindings::file, vma: *mut bindings::vm
     unsafe { mmap(buf.as_raw(), vma) }
 }
 
-unsafe extern "C" fn file_llseek(file: *mut bindings::file, offset: bindings::loff_t, whence: c_int) -> bindings::loff_t {
+/// `llseek` of a dma-buf file: only `SEEK_SET` and `SEEK_END` to offset 0.
+///
+/// # Safety
+///
+/// The VFS calls this with a valid file.
+unsafe extern "C" fn file_llseek(
+    file: *mut bindings::file,
+    offset: bindings::loff_t,
+    whence: c_int,
+) -> bindings::loff_t {
     // SAFETY: The VFS passes a valid file.
     let Some(buf) = (unsafe { buf_of_file(file) }) else {
-        return EBADF.to_errno() as _;
+        return bindings::loff_t::from(EBADF.to_errno());
     };
     let base = match whence {
         SEEK_END => buf.size() as bindings::loff_t,
         SEEK_SET => 0,
-        _ => return EINVAL.to_errno() as _,
+        _ => return bindings::loff_t::from(EINVAL.to_errno()),
     };
     if offset != 0 {
-        return EINVAL.to_errno() as _;
+        return bindings::loff_t::from(EINVAL.to_errno());
     }
     base
 }
 
-unsafe extern "C" fn poll_fence_cb(fence: *mut bindings::dma_fence, cb: *mut bindings::dma_fence_cb) {
+/// Fence callback of an armed poll slot: wakes the pollers and drops the
+/// file reference the slot held.
+///
+/// # Safety
+///
+/// `cb` must be the `cb` field of a claimed poll slot of a live buffer,
+/// whose arming took a file reference that this call consumes, and `fence`
+/// must be NULL or a fence reference that this call consumes.
+unsafe extern "C" fn poll_fence_cb(
+    fence: *mut bindings::dma_fence,
+    cb: *mut bindings::dma_fence_cb,
+) {
     // SAFETY: `cb` is the first field of a `dma_buf_poll_cb_t` inside a
     // live buffer: the armed callback holds a file reference.
     unsafe {
         let dcb = cb.cast::<bindings::dma_buf_dma_buf_poll_cb_t>();
         let wq = (*dcb).poll;
-        let buf = wq.byte_sub(core::mem::offset_of!(bindings::dma_buf, poll)).cast::<bindings::dma_buf>();
+        let buf = wq
+            .byte_sub(core::mem::offset_of!(bindings::dma_buf, poll))
+            .cast::<bindings::dma_buf>();
         let file = (*buf).file;
         super::dmabuf_rs_poll_wake(wq, core::ptr::addr_of_mut!((*dcb).active));
         super::dmabuf_rs_fence_put(fence);
@@ -184,7 +241,12 @@ unsafe extern "C" fn poll_fence_cb(fence: *mut bindings::dma_fence, cb: *mut bin
 }
 
 /// Arms one poll slot for `event`; returns whether the event is ready now.
-fn poll_arm(buf: &DmaBuf, held: &ResvHeld<'_>, dcb: *mut bindings::dma_buf_dma_buf_poll_cb_t, event: c_uint) -> bool {
+fn poll_arm(
+    buf: &DmaBuf,
+    held: &ResvHeld<'_>,
+    dcb: *mut bindings::dma_buf_dma_buf_poll_cb_t,
+    event: c_uint,
+) -> bool {
     let (wq, _, _) = buf.poll_parts();
     // SAFETY: `dcb` and `wq` belong to the live buffer.
     if !unsafe { super::dmabuf_rs_poll_claim(wq, core::ptr::addr_of_mut!((*dcb).active), event) } {
@@ -211,7 +273,15 @@ fn poll_arm(buf: &DmaBuf, held: &ResvHeld<'_>, dcb: *mut bindings::dma_buf_dma_b
     false
 }
 
-unsafe extern "C" fn file_poll(file: *mut bindings::file, pt: *mut bindings::poll_table_struct) -> c_uint {
+/// `poll` of a dma-buf file: arms fence callbacks for the requested events.
+///
+/// # Safety
+///
+/// The VFS calls this with a valid file and with `pt` valid or NULL.
+unsafe extern "C" fn file_poll(
+    file: *mut bindings::file,
+    pt: *mut bindings::poll_table_struct,
+) -> c_uint {
     // SAFETY: The VFS passes a valid file.
     let Some(buf) = (unsafe { buf_of_file(file) }) else {
         return EPOLLERR;
@@ -234,6 +304,11 @@ unsafe extern "C" fn file_poll(file: *mut bindings::file, pt: *mut bindings::pol
     events
 }
 
+/// `show_fdinfo` of a dma-buf file.
+///
+/// # Safety
+///
+/// The VFS calls this with a valid seq_file and a valid file.
 unsafe extern "C" fn file_show_fdinfo(m: *mut bindings::seq_file, file: *mut bindings::file) {
     // SAFETY: The VFS passes a valid file.
     let Some(buf) = (unsafe { buf_of_file(file) }) else {
@@ -255,12 +330,17 @@ unsafe extern "C" fn file_show_fdinfo(m: *mut bindings::seq_file, file: *mut bin
     }
 }
 
+/// `unlocked_ioctl` of a dma-buf file.
+///
+/// # Safety
+///
+/// The VFS calls this with a valid file.
 unsafe extern "C" fn file_ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
     // SAFETY: The VFS passes a valid file.
     let Some(buf) = (unsafe { buf_of_file(file) }) else {
         return ENOTTY.to_errno() as c_long;
     };
-    match crate::ioctl::dispatch(buf, cmd, arg as usize) {
+    match crate::ioctl::dispatch(buf, cmd, arg) {
         Ok(v) => v as c_long,
         Err(e) => e.to_errno() as c_long,
     }
@@ -281,9 +361,13 @@ pub(crate) fn set_name_from_user(buf: &DmaBuf, uptr: usize) -> Result {
 
 /// `EXPORT_SYNC_FILE`.
 pub(crate) fn export_sync_file(buf: &DmaBuf, uptr: usize) -> Result {
-    let (mut reader, mut writer) = UserSlice::new(UserPtr::from_addr(uptr), core::mem::size_of::<DmaBufExportSyncFile>()).reader_writer();
+    let (mut reader, mut writer) = UserSlice::new(
+        UserPtr::from_addr(uptr),
+        core::mem::size_of::<DmaBufExportSyncFile>(),
+    )
+    .reader_writer();
     let mut arg: DmaBufExportSyncFile = reader.read()?;
-    let flags = arg.flags as u64;
+    let flags = u64::from(arg.flags);
     if flags & !DMA_BUF_SYNC_RW != 0 || flags & DMA_BUF_SYNC_RW == 0 {
         return Err(EINVAL);
     }
@@ -317,14 +401,22 @@ pub(crate) fn export_sync_file(buf: &DmaBuf, uptr: usize) -> Result {
 
 /// `IMPORT_SYNC_FILE`.
 pub(crate) fn import_sync_file(buf: &DmaBuf, uptr: usize) -> Result {
-    let mut reader = UserSlice::new(UserPtr::from_addr(uptr), core::mem::size_of::<DmaBufImportSyncFile>()).reader();
+    let mut reader = UserSlice::new(
+        UserPtr::from_addr(uptr),
+        core::mem::size_of::<DmaBufImportSyncFile>(),
+    )
+    .reader();
     let arg: DmaBufImportSyncFile = reader.read()?;
-    let flags = arg.flags as u64;
+    let flags = u64::from(arg.flags);
     if flags & !DMA_BUF_SYNC_RW != 0 || flags & DMA_BUF_SYNC_RW == 0 {
         return Err(EINVAL);
     }
     let fence = Fence::from_sync_file(arg.fd).ok_or(EINVAL)?;
-    let usage = if flags & DMA_BUF_SYNC_WRITE != 0 { Usage::Write } else { Usage::Read };
+    let usage = if flags & DMA_BUF_SYNC_WRITE != 0 {
+        Usage::Write
+    } else {
+        Usage::Read
+    };
     let mut n = 0u32;
     fence.for_each_unwrapped(|_| n += 1);
     if n == 0 {
@@ -352,8 +444,16 @@ fn to_err_ptr<T>(r: Result<*mut T>) -> *mut T {
     r.unwrap_or_else(|e| e.to_ptr())
 }
 
+/// `dma_buf_export`: creates a new dma-buf from an exporter's info.
+///
+/// # Safety
+///
+/// `info` must be NULL or point to a valid `dma_buf_export_info` for the
+/// duration of the call, whose fields follow the C API's contract.
 #[no_mangle]
-unsafe extern "C" fn dma_buf_export(info: *const bindings::dma_buf_export_info) -> *mut bindings::dma_buf {
+unsafe extern "C" fn dma_buf_export(
+    info: *const bindings::dma_buf_export_info,
+) -> *mut bindings::dma_buf {
     if kernel::warn_on!(info.is_null()) {
         return EINVAL.to_ptr();
     }
@@ -371,6 +471,12 @@ unsafe extern "C" fn dma_buf_export(info: *const bindings::dma_buf_export_info) 
     to_err_ptr(DmaBuf::export(&info).map(|b| b.as_raw()))
 }
 
+/// `dma_buf_fd`: installs the buffer's file in a new fd.
+///
+/// # Safety
+///
+/// `dmabuf` must be NULL or a live buffer on which the caller owns a
+/// reference; on success that reference passes to the fd table.
 #[no_mangle]
 unsafe extern "C" fn dma_buf_fd(dmabuf: *mut bindings::dma_buf, flags: c_int) -> c_int {
     // SAFETY: NULL or a live buffer the caller holds a reference on.
@@ -386,6 +492,13 @@ unsafe extern "C" fn dma_buf_fd(dmabuf: *mut bindings::dma_buf, flags: c_int) ->
     fd
 }
 
+/// `dma_buf_fd_install`: installs the buffer's file in a reserved fd.
+///
+/// # Safety
+///
+/// `dmabuf` must be a live buffer on which the caller owns a reference,
+/// which passes to the fd table, and `fd` must be reserved and not yet
+/// installed.
 #[no_mangle]
 unsafe extern "C" fn dma_buf_fd_install(dmabuf: *mut bindings::dma_buf, fd: c_int) {
     // SAFETY: By the C contract `fd` is reserved and the caller's
@@ -393,6 +506,12 @@ unsafe extern "C" fn dma_buf_fd_install(dmabuf: *mut bindings::dma_buf, fd: c_in
     unsafe { vfs::fd_install(fd, (*dmabuf).file) };
 }
 
+/// `dma_buf_get`: the buffer open as `fd`, with a new reference.
+///
+/// # Safety
+///
+/// There are no requirements on the caller: any `fd` is accepted, and a
+/// file that is not a dma-buf is rejected.
 #[no_mangle]
 unsafe extern "C" fn dma_buf_get(fd: c_int) -> *mut bindings::dma_buf {
     let Some(file) = vfs::fget(fd) else {
@@ -409,16 +528,33 @@ unsafe extern "C" fn dma_buf_get(fd: c_int) -> *mut bindings::dma_buf {
     }
 }
 
+/// `dma_buf_put`: drops a buffer reference.
+///
+/// # Safety
+///
+/// `dmabuf` must be NULL or a live buffer on which the caller owns a
+/// reference, which this call consumes.
 #[no_mangle]
 unsafe extern "C" fn dma_buf_put(dmabuf: *mut bindings::dma_buf) {
-    // SAFETY: NULL or a buffer on which the caller owns a reference.
-    if kernel::warn_on!(dmabuf.is_null() || unsafe { (*dmabuf).file }.is_null()) {
+    let invalid = dmabuf.is_null()
+        // SAFETY: `dmabuf` is not NULL, so it is a buffer on which the
+        // caller owns a reference.
+        || unsafe { (*dmabuf).file }.is_null();
+    if kernel::warn_on!(invalid) {
         return;
     }
-    // SAFETY: As above.
+    // SAFETY: `dmabuf` is not NULL, so it is a buffer on which the caller
+    // owns a reference; that reference passes to `fput`.
     unsafe { vfs::fput((*dmabuf).file) };
 }
 
+/// `dma_buf_dynamic_attach`: attaches `dev` to the buffer.
+///
+/// # Safety
+///
+/// `dmabuf` must be NULL or a live buffer on which the caller holds a
+/// reference, `dev` must be NULL or a valid device, and `importer_ops`
+/// must be NULL or a valid ops table that outlives the attachment.
 #[no_mangle]
 unsafe extern "C" fn dma_buf_dynamic_attach(
     dmabuf: *mut bindings::dma_buf,
@@ -434,19 +570,42 @@ unsafe extern "C" fn dma_buf_dynamic_attach(
     to_err_ptr(buf.attach(dev, importer_ops, importer_priv))
 }
 
+/// `dma_buf_attach`: attaches `dev` as a static importer.
+///
+/// # Safety
+///
+/// `dmabuf` must be NULL or a live buffer on which the caller holds a
+/// reference, and `dev` must be NULL or a valid device.
 #[no_mangle]
-unsafe extern "C" fn dma_buf_attach(dmabuf: *mut bindings::dma_buf, dev: *mut bindings::device) -> *mut bindings::dma_buf_attachment {
+unsafe extern "C" fn dma_buf_attach(
+    dmabuf: *mut bindings::dma_buf,
+    dev: *mut bindings::device,
+) -> *mut bindings::dma_buf_attachment {
     // SAFETY: Same contract, no importer ops: a static importer.
     unsafe { dma_buf_dynamic_attach(dmabuf, dev, core::ptr::null(), core::ptr::null_mut()) }
 }
 
+/// `dma_buf_detach`: removes an attachment from its buffer.
+///
+/// # Safety
+///
+/// `dmabuf` must be NULL or a live buffer, and `attach` must be NULL or a
+/// live attachment, which this call frees when it belongs to `dmabuf`.
 #[no_mangle]
-unsafe extern "C" fn dma_buf_detach(dmabuf: *mut bindings::dma_buf, attach: *mut bindings::dma_buf_attachment) {
-    // SAFETY: NULL checks first; then both are live by the C contract.
-    if kernel::warn_on!(dmabuf.is_null() || attach.is_null() || unsafe { (*attach).dmabuf } != dmabuf) {
+unsafe extern "C" fn dma_buf_detach(
+    dmabuf: *mut bindings::dma_buf,
+    attach: *mut bindings::dma_buf_attachment,
+) {
+    let invalid = dmabuf.is_null()
+        || attach.is_null()
+        // SAFETY: `attach` is not NULL, so it is a live attachment by the C
+        // contract.
+        || unsafe { (*attach).dmabuf } != dmabuf;
+    if kernel::warn_on!(invalid) {
         return;
     }
-    // SAFETY: As above.
+    // SAFETY: Both are not NULL, so by the C contract `dmabuf` is a live
+    // buffer and `attach` one of its live attachments.
     unsafe { DmaBuf::from_raw(dmabuf).detach(attach) };
 }
 
@@ -456,7 +615,9 @@ unsafe extern "C" fn dma_buf_detach(dmabuf: *mut bindings::dma_buf, attach: *mut
 /// # Safety
 ///
 /// `attach` must be a live attachment whose buffer's lock the caller holds.
-unsafe fn locked_attachment<'a>(attach: *mut bindings::dma_buf_attachment) -> (&'a Attachment, ResvHeld<'a>) {
+unsafe fn locked_attachment<'a>(
+    attach: *mut bindings::dma_buf_attachment,
+) -> (&'a Attachment, ResvHeld<'a>) {
     // SAFETY: By the safety requirements.
     let a = unsafe { Attachment::from_raw(attach) };
     // SAFETY: By the safety requirements the caller holds the lock.
@@ -464,6 +625,12 @@ unsafe fn locked_attachment<'a>(attach: *mut bindings::dma_buf_attachment) -> (&
     (a, held)
 }
 
+/// `dma_buf_pin`: pins the buffer for a dynamic importer.
+///
+/// # Safety
+///
+/// `attach` must be a live attachment whose buffer's reservation lock the
+/// caller holds.
 #[no_mangle]
 unsafe extern "C" fn dma_buf_pin(attach: *mut bindings::dma_buf_attachment) -> c_int {
     // SAFETY: C contract: a live attachment, resv held.
@@ -475,6 +642,12 @@ unsafe extern "C" fn dma_buf_pin(attach: *mut bindings::dma_buf_attachment) -> c
     }
 }
 
+/// `dma_buf_unpin`: undoes [`dma_buf_pin`].
+///
+/// # Safety
+///
+/// `attach` must be a live attachment whose buffer's reservation lock the
+/// caller holds.
 #[no_mangle]
 unsafe extern "C" fn dma_buf_unpin(attach: *mut bindings::dma_buf_attachment) {
     // SAFETY: C contract: a live attachment, resv held.
@@ -483,14 +656,23 @@ unsafe extern "C" fn dma_buf_unpin(attach: *mut bindings::dma_buf_attachment) {
     crate::attachment::unpin(a, &held);
 }
 
+/// `dma_buf_map_attachment`: maps the buffer for the attached device.
+///
+/// # Safety
+///
+/// `attach` must be NULL or a live attachment; if it is not NULL, the
+/// caller must hold its buffer's reservation lock.
 #[no_mangle]
 unsafe extern "C" fn dma_buf_map_attachment(
     attach: *mut bindings::dma_buf_attachment,
     dir: RawDirection,
 ) -> *mut bindings::sg_table {
     kernel::task::might_sleep();
-    // SAFETY: NULL or a live attachment.
-    if kernel::warn_on!(attach.is_null() || unsafe { (*attach).dmabuf }.is_null()) {
+    let invalid = attach.is_null()
+        // SAFETY: `attach` is not NULL, so it is a live attachment by the C
+        // contract.
+        || unsafe { (*attach).dmabuf }.is_null();
+    if kernel::warn_on!(invalid) {
         return EINVAL.to_ptr();
     }
     // SAFETY: C contract: resv held.
@@ -498,14 +680,24 @@ unsafe extern "C" fn dma_buf_map_attachment(
     to_err_ptr(crate::attachment::map(a, &held, dir))
 }
 
+/// `dma_buf_map_attachment_unlocked`: as [`dma_buf_map_attachment`], taking
+/// the reservation lock itself.
+///
+/// # Safety
+///
+/// `attach` must be NULL or a live attachment whose buffer's reservation
+/// lock the caller does not hold.
 #[no_mangle]
 unsafe extern "C" fn dma_buf_map_attachment_unlocked(
     attach: *mut bindings::dma_buf_attachment,
     dir: RawDirection,
 ) -> *mut bindings::sg_table {
     kernel::task::might_sleep();
-    // SAFETY: NULL or a live attachment.
-    if kernel::warn_on!(attach.is_null() || unsafe { (*attach).dmabuf }.is_null()) {
+    let invalid = attach.is_null()
+        // SAFETY: `attach` is not NULL, so it is a live attachment by the C
+        // contract.
+        || unsafe { (*attach).dmabuf }.is_null();
+    if kernel::warn_on!(invalid) {
         return EINVAL.to_ptr();
     }
     // SAFETY: A live attachment.
@@ -514,6 +706,13 @@ unsafe extern "C" fn dma_buf_map_attachment_unlocked(
     to_err_ptr(crate::attachment::map(a, &guard, dir))
 }
 
+/// `dma_buf_unmap_attachment`: undoes [`dma_buf_map_attachment`].
+///
+/// # Safety
+///
+/// `attach` must be NULL or a live attachment; if it is not NULL, the
+/// caller must hold its buffer's reservation lock, and `table` must be NULL
+/// or come from mapping `attach` and not be used afterwards.
 #[no_mangle]
 unsafe extern "C" fn dma_buf_unmap_attachment(
     attach: *mut bindings::dma_buf_attachment,
@@ -521,8 +720,12 @@ unsafe extern "C" fn dma_buf_unmap_attachment(
     dir: RawDirection,
 ) {
     kernel::task::might_sleep();
-    // SAFETY: NULL or a live attachment.
-    if kernel::warn_on!(attach.is_null() || unsafe { (*attach).dmabuf }.is_null() || table.is_null()) {
+    let invalid = attach.is_null()
+        // SAFETY: `attach` is not NULL, so it is a live attachment by the C
+        // contract.
+        || unsafe { (*attach).dmabuf }.is_null()
+        || table.is_null();
+    if kernel::warn_on!(invalid) {
         return;
     }
     // SAFETY: C contract: resv held, `table` from a map of this attachment.
@@ -532,6 +735,14 @@ unsafe extern "C" fn dma_buf_unmap_attachment(
     }
 }
 
+/// `dma_buf_unmap_attachment_unlocked`: as [`dma_buf_unmap_attachment`],
+/// taking the reservation lock itself.
+///
+/// # Safety
+///
+/// `attach` must be NULL or a live attachment whose buffer's reservation
+/// lock the caller does not hold, and `table` must be NULL or come from
+/// mapping `attach` and not be used afterwards.
 #[no_mangle]
 unsafe extern "C" fn dma_buf_unmap_attachment_unlocked(
     attach: *mut bindings::dma_buf_attachment,
@@ -539,8 +750,12 @@ unsafe extern "C" fn dma_buf_unmap_attachment_unlocked(
     dir: RawDirection,
 ) {
     kernel::task::might_sleep();
-    // SAFETY: NULL or a live attachment.
-    if kernel::warn_on!(attach.is_null() || unsafe { (*attach).dmabuf }.is_null() || table.is_null()) {
+    let invalid = attach.is_null()
+        // SAFETY: `attach` is not NULL, so it is a live attachment by the C
+        // contract.
+        || unsafe { (*attach).dmabuf }.is_null()
+        || table.is_null();
+    if kernel::warn_on!(invalid) {
         return;
     }
     // SAFETY: A live attachment; `table` came from mapping it.
@@ -551,12 +766,23 @@ unsafe extern "C" fn dma_buf_unmap_attachment_unlocked(
     }
 }
 
+/// `dma_buf_attach_revocable`: whether the importer can revoke its access.
+///
+/// # Safety
+///
+/// `attach` must be a live attachment.
 #[no_mangle]
 unsafe extern "C" fn dma_buf_attach_revocable(attach: *mut bindings::dma_buf_attachment) -> bool {
     // SAFETY: A live attachment by the C contract.
     unsafe { Attachment::from_raw(attach) }.is_revocable()
 }
 
+/// `dma_buf_invalidate_mappings`: tells the importers to drop their mappings.
+///
+/// # Safety
+///
+/// `dmabuf` must be a live buffer whose reservation lock the caller (the
+/// exporter) holds.
 #[no_mangle]
 unsafe extern "C" fn dma_buf_invalidate_mappings(dmabuf: *mut bindings::dma_buf) {
     // SAFETY: A live buffer whose resv the exporter holds.
@@ -566,8 +792,17 @@ unsafe extern "C" fn dma_buf_invalidate_mappings(dmabuf: *mut bindings::dma_buf)
     buf.for_each_attachment(&held, |a| a.invalidate(&held));
 }
 
+/// `dma_buf_begin_cpu_access`: starts a CPU access bracket.
+///
+/// # Safety
+///
+/// `dmabuf` must be NULL or a live buffer on which the caller holds a
+/// reference; the caller must not hold its reservation lock.
 #[no_mangle]
-unsafe extern "C" fn dma_buf_begin_cpu_access(dmabuf: *mut bindings::dma_buf, dir: RawDirection) -> c_int {
+unsafe extern "C" fn dma_buf_begin_cpu_access(
+    dmabuf: *mut bindings::dma_buf,
+    dir: RawDirection,
+) -> c_int {
     if kernel::warn_on!(dmabuf.is_null()) {
         return EINVAL.to_errno();
     }
@@ -579,8 +814,17 @@ unsafe extern "C" fn dma_buf_begin_cpu_access(dmabuf: *mut bindings::dma_buf, di
     }
 }
 
+/// `dma_buf_end_cpu_access`: ends a CPU access bracket.
+///
+/// # Safety
+///
+/// `dmabuf` must be NULL or a live buffer on which the caller holds a
+/// reference; the caller must not hold its reservation lock.
 #[no_mangle]
-unsafe extern "C" fn dma_buf_end_cpu_access(dmabuf: *mut bindings::dma_buf, dir: RawDirection) -> c_int {
+unsafe extern "C" fn dma_buf_end_cpu_access(
+    dmabuf: *mut bindings::dma_buf,
+    dir: RawDirection,
+) -> c_int {
     if kernel::warn_on!(dmabuf.is_null()) {
         return EINVAL.to_errno();
     }
@@ -592,8 +836,19 @@ unsafe extern "C" fn dma_buf_end_cpu_access(dmabuf: *mut bindings::dma_buf, dir:
     }
 }
 
+/// `dma_buf_mmap`: maps the buffer into a VMA that another file set up.
+///
+/// # Safety
+///
+/// `dmabuf` must be NULL or a live buffer on which the caller holds a
+/// reference, and `vma` must be NULL or a valid VMA being set up under the
+/// mmap lock.
 #[no_mangle]
-unsafe extern "C" fn dma_buf_mmap(dmabuf: *mut bindings::dma_buf, vma: *mut bindings::vm_area_struct, pgoff: c_ulong) -> c_int {
+unsafe extern "C" fn dma_buf_mmap(
+    dmabuf: *mut bindings::dma_buf,
+    vma: *mut bindings::vm_area_struct,
+    pgoff: c_ulong,
+) -> c_int {
     if kernel::warn_on!(dmabuf.is_null() || vma.is_null()) {
         return EINVAL.to_errno();
     }
@@ -618,8 +873,17 @@ unsafe extern "C" fn dma_buf_mmap(dmabuf: *mut bindings::dma_buf, vma: *mut bind
     }
 }
 
+/// `dma_buf_vmap`: maps the buffer into the kernel address space.
+///
+/// # Safety
+///
+/// `map` must be valid for writes; `dmabuf` must be NULL or a live buffer
+/// whose reservation lock the caller holds.
 #[no_mangle]
-unsafe extern "C" fn dma_buf_vmap(dmabuf: *mut bindings::dma_buf, map: *mut bindings::iosys_map) -> c_int {
+unsafe extern "C" fn dma_buf_vmap(
+    dmabuf: *mut bindings::dma_buf,
+    map: *mut bindings::iosys_map,
+) -> c_int {
     // SAFETY: `map` is a valid out parameter by the C contract.
     unsafe { *map = crate::vmap::CLEARED };
     if kernel::warn_on!(dmabuf.is_null()) {
@@ -639,8 +903,18 @@ unsafe extern "C" fn dma_buf_vmap(dmabuf: *mut bindings::dma_buf, map: *mut bind
     }
 }
 
+/// `dma_buf_vmap_unlocked`: as [`dma_buf_vmap`], taking the reservation lock
+/// itself.
+///
+/// # Safety
+///
+/// `map` must be valid for writes; `dmabuf` must be NULL or a live buffer
+/// whose reservation lock the caller does not hold.
 #[no_mangle]
-unsafe extern "C" fn dma_buf_vmap_unlocked(dmabuf: *mut bindings::dma_buf, map: *mut bindings::iosys_map) -> c_int {
+unsafe extern "C" fn dma_buf_vmap_unlocked(
+    dmabuf: *mut bindings::dma_buf,
+    map: *mut bindings::iosys_map,
+) -> c_int {
     // SAFETY: `map` is a valid out parameter by the C contract.
     unsafe { *map = crate::vmap::CLEARED };
     if kernel::warn_on!(dmabuf.is_null()) {
@@ -659,6 +933,13 @@ unsafe extern "C" fn dma_buf_vmap_unlocked(dmabuf: *mut bindings::dma_buf, map: 
     }
 }
 
+/// `dma_buf_vunmap`: undoes [`dma_buf_vmap`].
+///
+/// # Safety
+///
+/// `dmabuf` must be NULL or a live buffer whose reservation lock the caller
+/// holds, and `map` must be NULL or a mapping that `dma_buf_vmap` returned
+/// for it.
 #[no_mangle]
 unsafe extern "C" fn dma_buf_vunmap(dmabuf: *mut bindings::dma_buf, map: *mut bindings::iosys_map) {
     if kernel::warn_on!(dmabuf.is_null() || map.is_null()) {
@@ -672,8 +953,18 @@ unsafe extern "C" fn dma_buf_vunmap(dmabuf: *mut bindings::dma_buf, map: *mut bi
     }
 }
 
+/// `dma_buf_vunmap_unlocked`: undoes [`dma_buf_vmap_unlocked`].
+///
+/// # Safety
+///
+/// `dmabuf` must be NULL or a live buffer whose reservation lock the caller
+/// does not hold, and `map` must be NULL or a mapping that
+/// `dma_buf_vmap_unlocked` returned for it.
 #[no_mangle]
-unsafe extern "C" fn dma_buf_vunmap_unlocked(dmabuf: *mut bindings::dma_buf, map: *mut bindings::iosys_map) {
+unsafe extern "C" fn dma_buf_vunmap_unlocked(
+    dmabuf: *mut bindings::dma_buf,
+    map: *mut bindings::iosys_map,
+) {
     if kernel::warn_on!(dmabuf.is_null() || map.is_null()) {
         return;
     }
@@ -689,7 +980,11 @@ unsafe extern "C" fn dma_buf_vunmap_unlocked(dmabuf: *mut bindings::dma_buf, map
 // Exporter callbacks, for the modules above this layer.
 
 /// Calls the exporter's `map_dma_buf`.
-pub(crate) fn op_map(a: &Attachment, _held: &ResvHeld<'_>, dir: RawDirection) -> Result<*mut bindings::sg_table> {
+pub(crate) fn op_map(
+    a: &Attachment,
+    _held: &ResvHeld<'_>,
+    dir: RawDirection,
+) -> Result<*mut bindings::sg_table> {
     let buf = a.dma_buf();
     let map = buf.ops().map_dma_buf.ok_or(EINVAL)?;
     // SAFETY: Mandatory op (checked at export), resv held.
@@ -705,7 +1000,12 @@ pub(crate) fn op_map(a: &Attachment, _held: &ResvHeld<'_>, dir: RawDirection) ->
 /// # Safety
 ///
 /// `table` must come from [`op_map`] on `a`.
-pub(crate) unsafe fn op_unmap(a: &Attachment, _held: &ResvHeld<'_>, table: *mut bindings::sg_table, dir: RawDirection) {
+pub(crate) unsafe fn op_unmap(
+    a: &Attachment,
+    _held: &ResvHeld<'_>,
+    table: *mut bindings::sg_table,
+    dir: RawDirection,
+) {
     if let Some(unmap) = a.dma_buf().ops().unmap_dma_buf {
         // SAFETY: By the safety requirements, resv held.
         unsafe { unmap(a.as_raw(), table, dir) };
@@ -736,7 +1036,11 @@ pub(crate) fn exporter_pins(buf: &DmaBuf) -> bool {
 
 /// Calls `begin_cpu_access` / `end_cpu_access` of the exporter.
 pub(crate) fn op_cpu_access(buf: &DmaBuf, dir: RawDirection, begin: bool) -> Result {
-    let op = if begin { buf.ops().begin_cpu_access } else { buf.ops().end_cpu_access };
+    let op = if begin {
+        buf.ops().begin_cpu_access
+    } else {
+        buf.ops().end_cpu_access
+    };
     match op {
         // SAFETY: Live buffer, resv not held (the convention for these ops).
         Some(f) => to_result(unsafe { f(buf.as_raw(), dir) }),
@@ -776,8 +1080,16 @@ pub(crate) use sgt::{unwrap as unwrap_table, wrap as wrap_table};
 // ---------------------------------------------------------------------
 // debugfs.
 
+/// The `show` callback of debugfs `dma_buf/bufinfo`.
+///
+/// # Safety
+///
+/// seq_file calls this with a valid `seq_file` that is being shown.
 #[no_mangle]
-unsafe extern "C" fn dmabuf_rs_bufinfo_show(s: *mut bindings::seq_file, _unused: *mut c_void) -> c_int {
+unsafe extern "C" fn dmabuf_rs_bufinfo_show(
+    s: *mut bindings::seq_file,
+    _unused: *mut c_void,
+) -> c_int {
     // SAFETY: seq_file passes a valid file being shown.
     let m = unsafe { kernel::seq_file::SeqFile::from_raw(s) };
     match crate::debugfs::show(m, s) {

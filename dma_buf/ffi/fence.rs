@@ -84,18 +84,9 @@ impl Drop for Fence {
 
 /// Mirror of `struct dma_fence_unwrap` (the size is checked in glue.c).
 #[repr(C)]
+#[derive(Default)]
 pub(crate) struct RawUnwrap {
     chain: *mut bindings::dma_fence,
     array: *mut bindings::dma_fence,
     index: u32,
-}
-
-impl Default for RawUnwrap {
-    fn default() -> Self {
-        RawUnwrap {
-            chain: core::ptr::null_mut(),
-            array: core::ptr::null_mut(),
-            index: 0,
-        }
-    }
 }

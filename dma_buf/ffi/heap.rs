@@ -19,7 +19,12 @@ const NUM_HEAP_MINORS: usize = 128;
 extern "C" {
     fn dmabuf_rs_heap_chrdev_init(minors: c_uint) -> c_int;
     fn dmabuf_rs_heap_chrdev_exit(minors: c_uint);
-    fn dmabuf_rs_heap_device_add(cdev: *mut bindings::cdev, minor: c_uint, name: *const c_char, fops: *const bindings::file_operations) -> c_int;
+    fn dmabuf_rs_heap_device_add(
+        cdev: *mut bindings::cdev,
+        minor: c_uint,
+        name: *const c_char,
+        fops: *const bindings::file_operations,
+    ) -> c_int;
     fn dmabuf_rs_heap_device_del(cdev: *mut bindings::cdev, minor: c_uint);
     fn dmabuf_rs_iminor(inode: *mut bindings::inode) -> c_uint;
 }
@@ -28,7 +33,8 @@ extern "C" {
 #[repr(C)]
 pub(crate) struct DmaHeapOps {
     /// Allocates a buffer of `len` (page-aligned) bytes.
-    pub(crate) allocate: Option<unsafe extern "C" fn(*mut DmaHeap, c_ulong, u32, u64) -> *mut bindings::dma_buf>,
+    pub(crate) allocate:
+        Option<unsafe extern "C" fn(*mut DmaHeap, c_ulong, u32, u64) -> *mut bindings::dma_buf>,
 }
 
 /// `struct dma_heap_export_info`.
@@ -80,7 +86,7 @@ pub(crate) fn init() -> Result {
 pub(crate) fn exit() {
     let mut reg = HEAPS.lock();
     for slot in reg.heaps.iter_mut() {
-        let h = core::mem::replace(slot, core::ptr::null_mut());
+        let h = core::mem::take(slot);
         if !h.is_null() {
             // SAFETY: Registered by `dma_heap_add`; nothing uses it any more.
             unsafe {
@@ -110,7 +116,7 @@ impl DmaHeap {
     pub(crate) fn allocate(&self, len: usize, fd_flags: u32, heap_flags: u64) -> Result<&DmaBuf> {
         // SAFETY: `ops` is valid by the type invariant; `allocate` was checked at add.
         let f = unsafe { (*self.ops).allocate }.ok_or(EINVAL)?;
-        let me = (self as *const DmaHeap).cast_mut();
+        let me = core::ptr::from_ref(self).cast_mut();
         // SAFETY: A live heap; the callback follows the dma_heap_ops contract.
         let buf = from_err_ptr(unsafe { f(me, len as c_ulong, fd_flags, heap_flags) })?;
         // SAFETY: A new buffer of this core with one reference for us.
@@ -136,12 +142,21 @@ fn heap_fops() -> *const bindings::file_operations {
     &HEAP_FOPS.0
 }
 
+/// `open` of `/dev/dma_heap/<name>`: looks the heap up by minor.
+///
+/// # Safety
+///
+/// The VFS calls this with a valid inode of a heap device and a valid file
+/// that is being opened on it.
 unsafe extern "C" fn heap_open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
     // SAFETY: The VFS passes a valid inode.
     let minor = unsafe { dmabuf_rs_iminor(inode) } as usize;
     let heap = {
         let reg = HEAPS.lock();
-        reg.heaps.get(minor).copied().unwrap_or(core::ptr::null_mut())
+        reg.heaps
+            .get(minor)
+            .copied()
+            .unwrap_or(core::ptr::null_mut())
     };
     if heap.is_null() {
         pr_err!("dma_heap: minor {} unknown.\n", minor);
@@ -155,16 +170,28 @@ unsafe extern "C" fn heap_open(inode: *mut bindings::inode, file: *mut bindings:
     0
 }
 
+/// `unlocked_ioctl` and `compat_ioctl` of a heap file.
+///
+/// # Safety
+///
+/// The VFS calls this with a valid file opened by [`heap_open`], whose
+/// `private_data` is a registered heap.
 unsafe extern "C" fn heap_ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
     // SAFETY: A heap file: `private_data` is the heap, alive until exit.
     let heap = unsafe { &*(*file).private_data.cast::<DmaHeap>() };
-    match crate::dma_heap::ioctl(heap, cmd, arg as usize) {
+    match crate::dma_heap::ioctl(heap, cmd, arg) {
         Ok(()) => 0,
         Err(e) => e.to_errno() as c_long,
     }
 }
 
 /// `dma_heap_add`: registers a heap and creates `/dev/dma_heap/<name>`.
+///
+/// # Safety
+///
+/// `info` must point to a valid `dma_heap_export_info`, whose `name` is
+/// NULL or a NUL-terminated string and whose `ops` is NULL or a valid ops
+/// table; a non-NULL `name` and `ops` must stay valid until module exit.
 #[no_mangle]
 unsafe extern "C" fn dma_heap_add(info: *const DmaHeapExportInfo) -> *mut DmaHeap {
     // SAFETY: The C contract: a valid export info.
@@ -193,7 +220,10 @@ fn add(info: &DmaHeapExportInfo) -> Result<*mut DmaHeap> {
     for &h in reg.heaps.iter() {
         // SAFETY: Registered heaps are valid.
         if !h.is_null() && unsafe { (*h).name() } == name {
-            pr_err!("dma_heap: Already registered heap named {}\n", name.to_str().unwrap_or("?"));
+            pr_err!(
+                "dma_heap: Already registered heap named {}\n",
+                name.to_str().unwrap_or("?")
+            );
             return Err(EINVAL);
         }
     }
@@ -212,7 +242,9 @@ fn add(info: &DmaHeapExportInfo) -> Result<*mut DmaHeap> {
         GFP_KERNEL,
     )?);
     // SAFETY: `heap` is ours; the cdev is embedded and lives until exit.
-    let ret = unsafe { dmabuf_rs_heap_device_add((*heap).cdev.get(), minor as c_uint, info.name, heap_fops()) };
+    let ret = unsafe {
+        dmabuf_rs_heap_device_add((*heap).cdev.get(), minor as c_uint, info.name, heap_fops())
+    };
     if ret != 0 {
         pr_err!("dma_heap: Unable to create device\n");
         // SAFETY: Never published.
@@ -223,14 +255,22 @@ fn add(info: &DmaHeapExportInfo) -> Result<*mut DmaHeap> {
     Ok(heap)
 }
 
-/// `dma_heap_get_drvdata`.
+/// `dma_heap_get_drvdata`: the heap's exporter data.
+///
+/// # Safety
+///
+/// `heap` must be a heap registered by [`dma_heap_add`].
 #[no_mangle]
 unsafe extern "C" fn dma_heap_get_drvdata(heap: *mut DmaHeap) -> *mut c_void {
     // SAFETY: A registered heap by the C contract.
     unsafe { (*heap).priv_ }
 }
 
-/// `dma_heap_get_name`.
+/// `dma_heap_get_name`: the heap's name.
+///
+/// # Safety
+///
+/// `heap` must be a heap registered by [`dma_heap_add`].
 #[no_mangle]
 unsafe extern "C" fn dma_heap_get_name(heap: *mut DmaHeap) -> *const c_char {
     // SAFETY: A registered heap by the C contract.
@@ -239,7 +279,11 @@ unsafe extern "C" fn dma_heap_get_name(heap: *mut DmaHeap) -> *const c_char {
 
 /// Registers a heap from Rust: `name` and `ops` are static, `priv_` is
 /// the heap's data (leaked until module exit, like upstream heaps).
-pub(crate) fn register(name: &'static CStr, ops: &'static DmaHeapOps, priv_: *mut c_void) -> Result {
+pub(crate) fn register(
+    name: &'static CStr,
+    ops: &'static DmaHeapOps,
+    priv_: *mut c_void,
+) -> Result {
     let info = DmaHeapExportInfo {
         name: name.as_char_ptr(),
         ops,

@@ -21,17 +21,35 @@ extern "C" {
     fn dmabuf_rs_nth_page(page: *mut bindings::page, n: c_ulong) -> *mut bindings::page;
     fn dmabuf_rs_page_address(page: *mut bindings::page) -> *mut core::ffi::c_void;
     fn dmabuf_rs_default_cma() -> *mut bindings::cma;
-    fn dmabuf_rs_sync_for_cpu(dev: *mut bindings::device, sgt: *mut bindings::sg_table, dir: bindings::dma_data_direction);
-    fn dmabuf_rs_sync_for_device(dev: *mut bindings::device, sgt: *mut bindings::sg_table, dir: bindings::dma_data_direction);
+    fn dmabuf_rs_sync_for_cpu(
+        dev: *mut bindings::device,
+        sgt: *mut bindings::sg_table,
+        dir: bindings::dma_data_direction,
+    );
+    fn dmabuf_rs_sync_for_device(
+        dev: *mut bindings::device,
+        sgt: *mut bindings::sg_table,
+        dir: bindings::dma_data_direction,
+    );
     fn dmabuf_rs_vma_start(vma: *mut bindings::vm_area_struct) -> c_ulong;
     fn dmabuf_rs_vma_end(vma: *mut bindings::vm_area_struct) -> c_ulong;
     fn dmabuf_rs_vma_is_shared(vma: *mut bindings::vm_area_struct) -> bool;
     fn dmabuf_rs_vma_set_pfnmap(vma: *mut bindings::vm_area_struct);
-    fn dmabuf_rs_remap_pfn(vma: *mut bindings::vm_area_struct, addr: c_ulong, pfn: c_ulong, size: c_ulong) -> i32;
+    fn dmabuf_rs_remap_pfn(
+        vma: *mut bindings::vm_area_struct,
+        addr: c_ulong,
+        pfn: c_ulong,
+        size: c_ulong,
+    ) -> i32;
     fn dmabuf_rs_fatal_signal_pending() -> bool;
     fn dmabuf_rs_heap_gfp(high_order: bool) -> bindings::gfp_t;
     fn dmabuf_rs_cma_alignment() -> c_uint;
-    fn cma_alloc(cma: *mut bindings::cma, count: c_ulong, align: c_uint, no_warn: bool) -> *mut bindings::page;
+    fn cma_alloc(
+        cma: *mut bindings::cma,
+        count: c_ulong,
+        align: c_uint,
+        no_warn: bool,
+    ) -> *mut bindings::page;
     fn cma_release(cma: *mut bindings::cma, pages: *const bindings::page, count: c_ulong) -> bool;
     fn cma_get_name(cma: *const bindings::cma) -> *const c_char;
     fn dma_contiguous_get_area_by_idx(idx: c_uint) -> *mut bindings::cma;
@@ -177,7 +195,6 @@ impl CmaArea {
             source: Source::Cma(self.0),
         })
     }
-
 }
 
 /// A table DMA-mapped for one device.
@@ -192,12 +209,20 @@ unsafe impl Send for DeviceTable {}
 
 impl DeviceTable {
     /// DMA-maps `table` for the device of `attach`.
-    pub(crate) fn map(attach: &super::object::Attachment, table: &OwnedTable, dir: DataDirection) -> Result<DeviceTable> {
+    pub(crate) fn map(
+        attach: &super::object::Attachment,
+        table: &OwnedTable,
+        dir: DataDirection,
+    ) -> Result<DeviceTable> {
         let dev = attach.dev();
         let raw = table.as_raw();
         // SAFETY: A live device and an allocated table.
         to_result(unsafe { bindings::dma_map_sgtable(dev, raw, dir.into(), 0) })?;
-        Ok(DeviceTable { dev, table: raw, dir })
+        Ok(DeviceTable {
+            dev,
+            table: raw,
+            dir,
+        })
     }
 
     /// Whether this entry is the mapping of `table`.
@@ -240,13 +265,18 @@ impl Vma {
     /// First page offset into the buffer.
     pub(crate) fn pgoff(&self) -> usize {
         // SAFETY: Valid by the safety requirements of `from_raw`.
-        unsafe { (*self.0).vm_pgoff as usize }
+        unsafe { (*self.0).vm_pgoff }
     }
 
     /// Start and end addresses.
     pub(crate) fn range(&self) -> (usize, usize) {
         // SAFETY: Valid by the safety requirements of `from_raw`.
-        unsafe { (dmabuf_rs_vma_start(self.0) as usize, dmabuf_rs_vma_end(self.0) as usize) }
+        unsafe {
+            (
+                dmabuf_rs_vma_start(self.0) as usize,
+                dmabuf_rs_vma_end(self.0) as usize,
+            )
+        }
     }
 
     /// Whether the mapping is shared.
@@ -265,6 +295,8 @@ impl Vma {
     pub(crate) fn remap_pfn(&self, addr: usize, pfn: usize, size: usize) -> Result {
         // SAFETY: Valid VMA; the frames belong to the buffer, which the
         // mapping keeps alive through its file reference.
-        to_result(unsafe { dmabuf_rs_remap_pfn(self.0, addr as c_ulong, pfn as c_ulong, size as c_ulong) })
+        to_result(unsafe {
+            dmabuf_rs_remap_pfn(self.0, addr as c_ulong, pfn as c_ulong, size as c_ulong)
+        })
     }
 }

@@ -181,7 +181,9 @@ impl DmaBuf {
         }
         // SAFETY: Checked non-NULL; the exporter's table is static.
         let ops = unsafe { &*info.ops };
-        if kernel::warn_on!(ops.map_dma_buf.is_none() || ops.unmap_dma_buf.is_none() || ops.release.is_none()) {
+        if kernel::warn_on!(
+            ops.map_dma_buf.is_none() || ops.unmap_dma_buf.is_none() || ops.release.is_none()
+        ) {
             return Err(EINVAL);
         }
         if kernel::warn_on!(ops.pin.is_none() != ops.unpin.is_none()) {
@@ -247,7 +249,9 @@ impl DmaBuf {
         {
             let list = BUFFERS.lock();
             // SAFETY: The node is ours and the list is locked.
-            unsafe { super::dmabuf_rs_list_add(core::ptr::addr_of_mut!((*raw).list_node), list.0.get()) };
+            unsafe {
+                super::dmabuf_rs_list_add(core::ptr::addr_of_mut!((*raw).list_node), list.0.get())
+            };
         }
         // SAFETY: Fully initialized above; lives until its dentry dies.
         Ok(unsafe { DmaBuf::from_raw(raw) })
@@ -360,8 +364,11 @@ impl DmaBuf {
         importer_ops: *const bindings::dma_buf_attach_ops,
         importer_priv: *mut core::ffi::c_void,
     ) -> Result<*mut bindings::dma_buf_attachment> {
-        let attach = KBox::into_raw(KBox::new(Opaque::<bindings::dma_buf_attachment>::zeroed(), GFP_KERNEL)?)
-            .cast::<bindings::dma_buf_attachment>();
+        let attach = KBox::into_raw(KBox::new(
+            Opaque::<bindings::dma_buf_attachment>::zeroed(),
+            GFP_KERNEL,
+        )?)
+        .cast::<bindings::dma_buf_attachment>();
         // SAFETY: The attachment is new and ours.
         unsafe {
             (*attach).dev = dev;
@@ -377,7 +384,9 @@ impl DmaBuf {
             let ret = unsafe { op(self.as_raw(), attach) };
             if ret != 0 {
                 // SAFETY: Never published.
-                drop(unsafe { KBox::from_raw(attach.cast::<Opaque<bindings::dma_buf_attachment>>()) });
+                drop(unsafe {
+                    KBox::from_raw(attach.cast::<Opaque<bindings::dma_buf_attachment>>())
+                });
                 return Err(Error::from_errno(ret));
             }
         }
@@ -432,7 +441,12 @@ impl DmaBuf {
     }
 
     /// Sets the vmap state. Needs the resv lock.
-    pub(crate) fn set_vmap_state(&self, _held: &ResvHeld<'_>, count: u32, map: bindings::iosys_map) {
+    pub(crate) fn set_vmap_state(
+        &self,
+        _held: &ResvHeld<'_>,
+        count: u32,
+        map: bindings::iosys_map,
+    ) {
         // SAFETY: Protected by the held resv lock.
         unsafe {
             (*self.as_raw()).vmapping_counter = count;

@@ -189,7 +189,9 @@ impl Resv {
     pub(crate) fn get_singleton(&self, usage: Usage) -> Result<Option<Fence>> {
         let mut fence: *mut bindings::dma_fence = core::ptr::null_mut();
         // SAFETY: The object is initialized; `fence` is a valid out pointer.
-        to_result(unsafe { bindings::dma_resv_get_singleton(self.as_raw(), usage.raw(), &mut fence) })?;
+        to_result(unsafe {
+            bindings::dma_resv_get_singleton(self.as_raw(), usage.raw(), &mut fence)
+        })?;
         // SAFETY: On success the C function hands over a reference (or NULL).
         Ok(unsafe { Fence::from_raw_owned(fence) })
     }

@@ -62,7 +62,7 @@ impl DmaBuf {
         let file = vfs::fget(fd).ok_or(EBADF)?;
         // SAFETY: `file` is valid and we own the reference `fget` took.
         unsafe {
-            if (*file).f_op != entry::fops() as *const _ {
+            if !core::ptr::eq((*file).f_op, entry::fops()) {
                 vfs::fput(file);
                 return Err(EINVAL);
             }
@@ -73,7 +73,12 @@ impl DmaBuf {
     }
 
     /// Exports `data` as a new dma-buf of `size` bytes, named `exp_name`.
-    pub(crate) fn export_rust<T: Exporter>(data: KBox<T>, size: usize, flags: i32, exp_name: &'static CStr) -> Result<ARef<DmaBuf>> {
+    pub(crate) fn export_rust<T: Exporter>(
+        data: KBox<T>,
+        size: usize,
+        flags: i32,
+        exp_name: &'static CStr,
+    ) -> Result<ARef<DmaBuf>> {
         let priv_ = KBox::into_raw(data);
         let info = ExportInfo {
             exp_name: exp_name.as_char_ptr(),
@@ -102,9 +107,14 @@ impl DmaBuf {
     }
 
     /// Attaches `dev` as a static importer; the raw attachment.
-    pub(crate) fn attach_device<Ctx: DeviceContext>(&self, dev: &Device<Ctx>) -> Result<NonNull<bindings::dma_buf_attachment>> {
+    pub(crate) fn attach_device<Ctx: DeviceContext>(
+        &self,
+        dev: &Device<Ctx>,
+    ) -> Result<NonNull<bindings::dma_buf_attachment>> {
         // `Device<Ctx>` is a transparent wrapper of `struct device`.
-        let raw_dev = (dev as *const Device<Ctx>).cast_mut().cast::<bindings::device>();
+        let raw_dev = core::ptr::from_ref(dev)
+            .cast_mut()
+            .cast::<bindings::device>();
         let a = self.attach(raw_dev, core::ptr::null(), core::ptr::null_mut())?;
         NonNull::new(a).ok_or(ENOMEM)
     }
@@ -149,7 +159,10 @@ impl DmaBuf {
 /// # Safety
 ///
 /// `a` must be a live attachment.
-pub(crate) unsafe fn map_unlocked(a: NonNull<bindings::dma_buf_attachment>, dir: DataDirection) -> Result<NonNull<bindings::sg_table>> {
+pub(crate) unsafe fn map_unlocked(
+    a: NonNull<bindings::dma_buf_attachment>,
+    dir: DataDirection,
+) -> Result<NonNull<bindings::sg_table>> {
     // SAFETY: By the safety requirements.
     let a = unsafe { Attachment::from_raw(a.as_ptr()) };
     let guard = a.dma_buf().resv().lock();
@@ -162,7 +175,11 @@ pub(crate) unsafe fn map_unlocked(a: NonNull<bindings::dma_buf_attachment>, dir:
 /// # Safety
 ///
 /// `t` must come from [`map_unlocked`] on `a` with `dir`.
-pub(crate) unsafe fn unmap_unlocked(a: NonNull<bindings::dma_buf_attachment>, t: NonNull<bindings::sg_table>, dir: DataDirection) {
+pub(crate) unsafe fn unmap_unlocked(
+    a: NonNull<bindings::dma_buf_attachment>,
+    t: NonNull<bindings::sg_table>,
+    dir: DataDirection,
+) {
     // SAFETY: By the safety requirements.
     unsafe {
         let a = Attachment::from_raw(a.as_ptr());
@@ -212,13 +229,26 @@ impl OwnedTable {
         for p in pages {
             raw.push(p.as_ptr(), GFP_KERNEL)?;
         }
-        // SAFETY: Zero is a valid empty `sg_table`.
-        let t = KBox::new(unsafe { core::mem::zeroed::<bindings::sg_table>() }, GFP_KERNEL)?;
+        let t = KBox::new(
+            // SAFETY: Zero is a valid empty `sg_table`.
+            unsafe { core::mem::zeroed::<bindings::sg_table>() },
+            GFP_KERNEL,
+        )?;
         let t = KBox::into_raw(t);
         let n = u32::try_from(pages.len())?;
         let size = (pages.len() as u64) << bindings::PAGE_SHIFT;
         // SAFETY: `t` is ours; `raw` holds `n` valid pages.
-        let ret = unsafe { bindings::sg_alloc_table_from_pages_segment(t, raw.as_mut_ptr(), n, 0, size as _, u32::MAX, bindings::GFP_KERNEL) };
+        let ret = unsafe {
+            bindings::sg_alloc_table_from_pages_segment(
+                t,
+                raw.as_mut_ptr(),
+                n,
+                0,
+                size as kernel::ffi::c_ulong,
+                u32::MAX,
+                bindings::GFP_KERNEL,
+            )
+        };
         if ret != 0 {
             // SAFETY: Never allocated inside; free the box.
             drop(unsafe { KBox::from_raw(t) });
@@ -233,10 +263,15 @@ impl OwnedTable {
 
     /// Builds a table with one entry per chunk of contiguous pages.
     pub(crate) fn from_chunks(chunks: &[super::mem::Chunk]) -> Result<Self> {
-        // SAFETY: Zero is a valid empty `sg_table`.
-        let t = KBox::into_raw(KBox::new(unsafe { core::mem::zeroed::<bindings::sg_table>() }, GFP_KERNEL)?);
+        let t = KBox::into_raw(KBox::new(
+            // SAFETY: Zero is a valid empty `sg_table`.
+            unsafe { core::mem::zeroed::<bindings::sg_table>() },
+            GFP_KERNEL,
+        )?);
         // SAFETY: `t` is ours.
-        let ret = unsafe { bindings::sg_alloc_table(t, u32::try_from(chunks.len())?, bindings::GFP_KERNEL) };
+        let ret = unsafe {
+            bindings::sg_alloc_table(t, u32::try_from(chunks.len())?, bindings::GFP_KERNEL)
+        };
         if ret != 0 {
             // SAFETY: Nothing was allocated inside; free the box.
             drop(unsafe { KBox::from_raw(t) });
@@ -305,11 +340,31 @@ impl<T: Exporter> OpsTable<T> {
         map_dma_buf: Some(map_tramp::<T>),
         unmap_dma_buf: Some(unmap_tramp::<T>),
         release: Some(release_tramp::<T>),
-        begin_cpu_access: if T::HAS_BEGIN_CPU_ACCESS { Some(begin_tramp::<T>) } else { None },
-        end_cpu_access: if T::HAS_END_CPU_ACCESS { Some(end_tramp::<T>) } else { None },
-        vmap: if T::HAS_VMAP { Some(vmap_tramp::<T>) } else { None },
-        mmap: if T::HAS_MMAP { Some(mmap_tramp::<T>) } else { None },
-        vunmap: if T::HAS_VMAP { Some(vunmap_tramp::<T>) } else { None },
+        begin_cpu_access: if T::HAS_BEGIN_CPU_ACCESS {
+            Some(begin_tramp::<T>)
+        } else {
+            None
+        },
+        end_cpu_access: if T::HAS_END_CPU_ACCESS {
+            Some(end_tramp::<T>)
+        } else {
+            None
+        },
+        vmap: if T::HAS_VMAP {
+            Some(vmap_tramp::<T>)
+        } else {
+            None
+        },
+        mmap: if T::HAS_MMAP {
+            Some(mmap_tramp::<T>)
+        } else {
+            None
+        },
+        vunmap: if T::HAS_VMAP {
+            Some(vunmap_tramp::<T>)
+        } else {
+            None
+        },
         // SAFETY: All-zero is a valid ops table (no other operation).
         ..unsafe { core::mem::zeroed() }
     };
@@ -327,7 +382,16 @@ unsafe fn data<'a, T: Exporter>(buf: *mut bindings::dma_buf) -> &'a T {
     unsafe { &*(*buf).priv_.cast::<T>() }
 }
 
-unsafe extern "C" fn map_tramp<T: Exporter>(a: *mut bindings::dma_buf_attachment, dir: bindings::dma_data_direction) -> *mut bindings::sg_table {
+/// `map_dma_buf` of exporter type `T`.
+///
+/// # Safety
+///
+/// The core calls this with a live attachment of a buffer exported with
+/// `T`, holding the buffer's reservation lock.
+unsafe extern "C" fn map_tramp<T: Exporter>(
+    a: *mut bindings::dma_buf_attachment,
+    dir: bindings::dma_data_direction,
+) -> *mut bindings::sg_table {
     // SAFETY: The core calls this with a live attachment of a `T` buffer.
     let (t, a) = unsafe { (data::<T>((*a).dmabuf), Attachment::from_raw(a)) };
     match t.map(a, from_raw_dir(dir)) {
@@ -336,21 +400,51 @@ unsafe extern "C" fn map_tramp<T: Exporter>(a: *mut bindings::dma_buf_attachment
     }
 }
 
-unsafe extern "C" fn unmap_tramp<T: Exporter>(a: *mut bindings::dma_buf_attachment, table: *mut bindings::sg_table, dir: bindings::dma_data_direction) {
+/// `unmap_dma_buf` of exporter type `T`.
+///
+/// # Safety
+///
+/// The core calls this with a live attachment of a buffer exported with
+/// `T`, holding the buffer's reservation lock, and with a `table` that
+/// [`map_tramp`] returned for that attachment and that is not used
+/// afterwards.
+unsafe extern "C" fn unmap_tramp<T: Exporter>(
+    a: *mut bindings::dma_buf_attachment,
+    table: *mut bindings::sg_table,
+    dir: bindings::dma_data_direction,
+) {
     // SAFETY: As in `map_tramp`; `table` came from it.
     unsafe {
         let t = data::<T>((*a).dmabuf);
-        t.unmap(Attachment::from_raw(a), OwnedTable::from_raw(table), from_raw_dir(dir));
+        t.unmap(
+            Attachment::from_raw(a),
+            OwnedTable::from_raw(table),
+            from_raw_dir(dir),
+        );
     }
 }
 
+/// `release` of exporter type `T`: frees the exporter data.
+///
+/// # Safety
+///
+/// The core calls this exactly once, when the last reference to a buffer
+/// exported with `T` is gone; its `priv` is the `KBox<T>` given at export.
 unsafe extern "C" fn release_tramp<T: Exporter>(buf: *mut bindings::dma_buf) {
     // SAFETY: Called once at the end; `priv` is the `KBox<T>` given at export.
     let data = unsafe { KBox::from_raw((*buf).priv_.cast::<T>()) };
     T::release(data);
 }
 
-unsafe extern "C" fn begin_tramp<T: Exporter>(buf: *mut bindings::dma_buf, dir: bindings::dma_data_direction) -> i32 {
+/// `begin_cpu_access` of exporter type `T`.
+///
+/// # Safety
+///
+/// The core calls this with a live buffer exported with `T`.
+unsafe extern "C" fn begin_tramp<T: Exporter>(
+    buf: *mut bindings::dma_buf,
+    dir: bindings::dma_data_direction,
+) -> i32 {
     // SAFETY: A live `T` buffer.
     match unsafe { data::<T>(buf) }.begin_cpu_access(from_raw_dir(dir)) {
         Ok(()) => 0,
@@ -358,7 +452,15 @@ unsafe extern "C" fn begin_tramp<T: Exporter>(buf: *mut bindings::dma_buf, dir: 
     }
 }
 
-unsafe extern "C" fn end_tramp<T: Exporter>(buf: *mut bindings::dma_buf, dir: bindings::dma_data_direction) -> i32 {
+/// `end_cpu_access` of exporter type `T`.
+///
+/// # Safety
+///
+/// The core calls this with a live buffer exported with `T`.
+unsafe extern "C" fn end_tramp<T: Exporter>(
+    buf: *mut bindings::dma_buf,
+    dir: bindings::dma_data_direction,
+) -> i32 {
     // SAFETY: A live `T` buffer.
     match unsafe { data::<T>(buf) }.end_cpu_access(from_raw_dir(dir)) {
         Ok(()) => 0,
@@ -366,7 +468,16 @@ unsafe extern "C" fn end_tramp<T: Exporter>(buf: *mut bindings::dma_buf, dir: bi
     }
 }
 
-unsafe extern "C" fn vmap_tramp<T: Exporter>(buf: *mut bindings::dma_buf, map: *mut bindings::iosys_map) -> i32 {
+/// `vmap` of exporter type `T`.
+///
+/// # Safety
+///
+/// The core calls this with a live buffer exported with `T`, holding its
+/// reservation lock, and with `map` valid for writes.
+unsafe extern "C" fn vmap_tramp<T: Exporter>(
+    buf: *mut bindings::dma_buf,
+    map: *mut bindings::iosys_map,
+) -> i32 {
     // SAFETY: A live `T` buffer; `map` is a valid out parameter.
     match unsafe { data::<T>(buf) }.vmap() {
         Ok(vaddr) => {
@@ -381,12 +492,30 @@ unsafe extern "C" fn vmap_tramp<T: Exporter>(buf: *mut bindings::dma_buf, map: *
     }
 }
 
-unsafe extern "C" fn vunmap_tramp<T: Exporter>(buf: *mut bindings::dma_buf, map: *mut bindings::iosys_map) {
+/// `vunmap` of exporter type `T`.
+///
+/// # Safety
+///
+/// The core calls this with a live buffer exported with `T`, holding its
+/// reservation lock, and with a valid `map` that [`vmap_tramp`] filled in.
+unsafe extern "C" fn vunmap_tramp<T: Exporter>(
+    buf: *mut bindings::dma_buf,
+    map: *mut bindings::iosys_map,
+) {
     // SAFETY: A live `T` buffer; `map` is what `vmap_tramp` returned.
     unsafe { data::<T>(buf).vunmap((*map).__bindgen_anon_1.vaddr.cast()) };
 }
 
-unsafe extern "C" fn mmap_tramp<T: Exporter>(buf: *mut bindings::dma_buf, vma: *mut bindings::vm_area_struct) -> i32 {
+/// `mmap` of exporter type `T`.
+///
+/// # Safety
+///
+/// The core calls this with a live buffer exported with `T` and a valid
+/// VMA that is being set up under the mmap lock.
+unsafe extern "C" fn mmap_tramp<T: Exporter>(
+    buf: *mut bindings::dma_buf,
+    vma: *mut bindings::vm_area_struct,
+) -> i32 {
     // SAFETY: A live `T` buffer; the VMA is being set up by mmap.
     let (t, vma) = unsafe { (data::<T>(buf), super::mem::Vma::from_raw(vma)) };
     match t.mmap(&vma) {
@@ -434,4 +563,3 @@ pub(crate) unsafe fn vunmap_pages(va: *mut u8) {
     // SAFETY: By the safety requirements.
     unsafe { super::dmabuf_rs_vunmap(va.cast()) };
 }
-

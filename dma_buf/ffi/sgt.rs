@@ -24,10 +24,10 @@ pub(crate) unsafe fn wrap(table: *mut bindings::sg_table) -> Result<*mut binding
     if !cfg!(CONFIG_DMABUF_DEBUG) {
         return Ok(table);
     }
-    // SAFETY: `sg_table` is plain data for which zero is a valid value.
     let w = KBox::new(
         Wrapper {
             original: table,
+            // SAFETY: `sg_table` is plain data for which zero is a valid value.
             wrapper: unsafe { core::mem::zeroed() },
         },
         GFP_KERNEL,
@@ -44,7 +44,11 @@ pub(crate) unsafe fn wrap(table: *mut bindings::sg_table) -> Result<*mut binding
         let mut from = (*table).sgl;
         let mut to = (*w).wrapper.sgl;
         for _ in 0..nents {
-            super::dmabuf_rs_sg_set_dma_only(to, bindings::sg_dma_address(from), bindings::sg_dma_len(from));
+            super::dmabuf_rs_sg_set_dma_only(
+                to,
+                bindings::sg_dma_address(from),
+                bindings::sg_dma_len(from),
+            );
             from = bindings::sg_next(from);
             to = bindings::sg_next(to);
         }
@@ -63,7 +67,9 @@ pub(crate) unsafe fn unwrap(table: *mut bindings::sg_table) -> *mut bindings::sg
     }
     // SAFETY: `table` is the `wrapper` field of a `Wrapper` made by `wrap`.
     unsafe {
-        let w = table.byte_sub(core::mem::offset_of!(Wrapper, wrapper)).cast::<Wrapper>();
+        let w = table
+            .byte_sub(core::mem::offset_of!(Wrapper, wrapper))
+            .cast::<Wrapper>();
         let original = (*w).original;
         bindings::sg_free_table(table);
         drop(KBox::from_raw(w));

@@ -53,7 +53,8 @@ pub(crate) fn new_file(
     let flags = flags & (bindings::O_ACCMODE | bindings::O_NONBLOCK) as i32;
     // SAFETY: `inode` and `mnt` are valid, the name is a NUL-terminated
     // string, `fops` is static.
-    let file = unsafe { bindings::alloc_file_pseudo(inode, mnt, c"dmabuf".as_ptr().cast(), flags, fops) };
+    let file =
+        unsafe { bindings::alloc_file_pseudo(inode, mnt, c"dmabuf".as_char_ptr(), flags, fops) };
     match from_err_ptr(file) {
         Ok(file) => Ok(file),
         Err(e) => {
@@ -117,7 +118,7 @@ pub(crate) fn fget(fd: i32) -> Option<*mut bindings::file> {
 /// Reserves an fd with `flags` (`get_unused_fd_flags`).
 pub(crate) fn reserve_fd(flags: u32) -> Result<i32> {
     // SAFETY: Safe to call with any flags.
-    let fd = unsafe { bindings::get_unused_fd_flags(flags as _) };
+    let fd = unsafe { bindings::get_unused_fd_flags(flags) };
     if fd < 0 {
         return Err(Error::from_errno(fd));
     }
