@@ -24,8 +24,5 @@ check:
 run:
 	@bash selftests/demo.sh
 
-bench:
-	@bash selftests/bench.sh
-
-.PHONY: modules clean check run bench
+.PHONY: modules clean check run
 endif

@@ -242,17 +242,20 @@ int main(void)
 		/* Copy-out failure: EFAULT, and the reserved fd is not leaked. */
 		struct dma_buf_export_sync_file *ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 							   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		int before = 0, after = 0;
+		int before = 0, after = 0, e;
 
 		ro->flags = DMA_BUF_SYNC_READ;
 		mprotect(ro, 4096, PROT_READ);
 		for (int f = 0; f < 256; f++)
 			before += fcntl(f, F_GETFD) != -1;
 		r = ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, ro);
+		e = errno;
 		for (int f = 0; f < 256; f++)
 			after += fcntl(f, F_GETFD) != -1;
-		result(r == -1 && errno == EFAULT && before == after,
+		result(r == -1 && e == EFAULT && before == after,
 		       "EXPORT_SYNC_FILE with a read-only argument: EFAULT, no fd leaked");
+		if (r != -1 || e != EFAULT || before != after)
+			printf("# ret %d errno %d fds %d -> %d\n", r, e, before, after);
 		munmap(ro, 4096);
 	}
 
