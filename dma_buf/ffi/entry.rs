@@ -439,6 +439,11 @@ pub(crate) fn import_sync_file(buf: &DmaBuf, uptr: usize) -> Result {
 // ---------------------------------------------------------------------
 // The exported API (the EXPORT_SYMBOL lines are in glue.c).
 
+/// Converts a `Result` into 0 or a negative errno for C.
+fn errno_of(r: Result) -> c_int {
+    r.err().map_or(0, |e| e.to_errno())
+}
+
 /// Converts a `Result<*mut T>` into an `ERR_PTR`-style pointer.
 fn to_err_ptr<T>(r: Result<*mut T>) -> *mut T {
     r.unwrap_or_else(|e| e.to_ptr())
@@ -636,10 +641,7 @@ unsafe extern "C" fn dma_buf_pin(attach: *mut bindings::dma_buf_attachment) -> c
     // SAFETY: C contract: a live attachment, resv held.
     let (a, held) = unsafe { locked_attachment(attach) };
     kernel::warn_on!(!a.is_dynamic());
-    match crate::attachment::pin(a, &held) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    errno_of(crate::attachment::pin(a, &held))
 }
 
 /// `dma_buf_unpin`: undoes [`dma_buf_pin`].
@@ -808,10 +810,7 @@ unsafe extern "C" fn dma_buf_begin_cpu_access(
     }
     // SAFETY: A live buffer by the C contract.
     let buf = unsafe { DmaBuf::from_raw(dmabuf) };
-    match crate::cpu_access::begin(buf, dir) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    errno_of(crate::cpu_access::begin(buf, dir))
 }
 
 /// `dma_buf_end_cpu_access`: ends a CPU access bracket.
@@ -830,10 +829,7 @@ unsafe extern "C" fn dma_buf_end_cpu_access(
     }
     // SAFETY: A live buffer by the C contract.
     let buf = unsafe { DmaBuf::from_raw(dmabuf) };
-    match crate::cpu_access::end(buf, dir) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    errno_of(crate::cpu_access::end(buf, dir))
 }
 
 /// `dma_buf_mmap`: maps the buffer into a VMA that another file set up.
@@ -1092,10 +1088,7 @@ unsafe extern "C" fn dmabuf_rs_bufinfo_show(
 ) -> c_int {
     // SAFETY: seq_file passes a valid file being shown.
     let m = unsafe { kernel::seq_file::SeqFile::from_raw(s) };
-    match crate::debugfs::show(m, s) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    errno_of(crate::debugfs::show(m, s))
 }
 
 /// The `dma_buf` debugfs directory; removed on drop.
