@@ -19,15 +19,24 @@ static ENDS: AtomicU32 = AtomicU32::new(0);
 static VMAPS: AtomicU32 = AtomicU32::new(0);
 static VUNMAPS: AtomicU32 = AtomicU32::new(0);
 static RELEASES: AtomicU32 = AtomicU32::new(0);
+static DROPS: AtomicU32 = AtomicU32::new(0);
 
 fn reset() {
-    for c in [&MAPS, &UNMAPS, &BEGINS, &ENDS, &VMAPS, &VUNMAPS, &RELEASES] {
+    for c in [
+        &MAPS, &UNMAPS, &BEGINS, &ENDS, &VMAPS, &VUNMAPS, &RELEASES, &DROPS,
+    ] {
         c.store(0, Ordering::SeqCst);
     }
 }
 
 struct TestExporter {
     pages: KVec<Page>,
+}
+
+impl Drop for TestExporter {
+    fn drop(&mut self) {
+        DROPS.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 #[vtable]
@@ -191,6 +200,19 @@ mod kunit {
         assert_eq!(ENDS.load(Ordering::SeqCst), 1);
         let _again = buf.begin_cpu_access_guard(DataDirection::ToDevice)?;
         assert_eq!(BEGINS.load(Ordering::SeqCst), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn export_error_gives_the_data_back() -> Result {
+        reset();
+        let data = KBox::new(TestExporter { pages: KVec::new() }, GFP_KERNEL)?;
+        // A size no file can have: the export fails after allocating the
+        // object, and everything must be undone without calling release.
+        let r = DmaBuf::export_rust(data, usize::MAX, 2, c"dmabuf_kunit");
+        assert_eq!(r.err(), Some(EINVAL));
+        assert_eq!(DROPS.load(Ordering::SeqCst), 1);
+        assert_eq!(RELEASES.load(Ordering::SeqCst), 0);
         Ok(())
     }
 

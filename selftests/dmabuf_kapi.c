@@ -170,6 +170,21 @@ int main(int argc, char **argv)
 	result(file_has("/sys/kernel/debug/dma_buf/bufinfo", "\tdmabuf_test_c\t"), "bufinfo lists the exporter");
 	import_suite(dev, fd, 64 * 1024, "C exporter");
 
+	{
+		static const char *checks[] = {
+			"dynamic attach keeps peer2peer and importer_priv",
+			"dma_buf_attach_revocable is true with invalidate_mappings",
+			"dma_buf_attach_revocable is false for a static importer",
+			"dma_buf_pin/unpin under the reservation lock",
+			"dma_buf_map_attachment under the reservation lock",
+			"dma_buf_invalidate_mappings calls the importer once",
+		};
+		long mask = ioctl(dev, DMABUF_TEST_DYNAMIC, fd);
+
+		for (int i = 0; i < 6; i++)
+			result(mask >= 0 && (mask >> i) & 1, "dynamic importer: %s", checks[i]);
+	}
+
 	fd2 = udmabuf(16 * 4096);
 	result(fd2 >= 0, "udmabuf buffer");
 	if (fd2 >= 0) {

@@ -26,5 +26,6 @@ struct dmabuf_test_import {
 #define DMABUF_TEST_IMPORT		_IOWR('T', 1, struct dmabuf_test_import)
 #define DMABUF_TEST_GET			_IO('T', 2)
 #define DMABUF_TEST_EXPORT_ERROR	_IO('T', 3)
+#define DMABUF_TEST_DYNAMIC		_IO('T', 4)
 
 #endif

@@ -7,6 +7,7 @@
  */
 #include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
+#include <linux/dma-resv.h>
 #include <linux/highmem.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -252,6 +253,67 @@ put:
 	return ret;
 }
 
+static atomic_t invalidations;
+
+static void test_invalidate(struct dma_buf_attachment *a)
+{
+	atomic_inc(&invalidations);
+}
+
+static const struct dma_buf_attach_ops test_importer_ops = {
+	.allow_peer2peer = true,
+	.invalidate_mappings = test_invalidate,
+};
+
+/*
+ * Dynamic importer on the buffer behind @fd: attach with importer ops,
+ * map and unmap under the reservation lock, pin/unpin, and let the
+ * exporter side invalidate the mappings. Returns a bit mask of checks
+ * that held, so userspace can report each.
+ */
+static long do_dynamic(int fd)
+{
+	struct dma_buf_attachment *a, *s;
+	struct dma_buf *buf;
+	struct sg_table *sgt;
+	long ok = 0;
+	int ret;
+
+	buf = dma_buf_get(fd);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	a = dma_buf_dynamic_attach(buf, test_misc.this_device, &test_importer_ops, &ok);
+	if (IS_ERR(a)) {
+		dma_buf_put(buf);
+		return PTR_ERR(a);
+	}
+	ok |= (a->peer2peer && a->importer_priv == &ok) << 0;
+	ok |= dma_buf_attach_revocable(a) << 1;
+	s = dma_buf_attach(buf, test_misc.this_device);
+	if (!IS_ERR(s)) {
+		ok |= !dma_buf_attach_revocable(s) << 2;
+		dma_buf_detach(buf, s);
+	}
+
+	dma_resv_lock(buf->resv, NULL);
+	ret = dma_buf_pin(a);
+	ok |= (ret == 0) << 3;
+	if (!ret)
+		dma_buf_unpin(a);
+	sgt = dma_buf_map_attachment(a, DMA_TO_DEVICE);
+	ok |= !IS_ERR(sgt) << 4;
+	atomic_set(&invalidations, 0);
+	dma_buf_invalidate_mappings(buf);
+	ok |= (atomic_read(&invalidations) == 1) << 5;
+	if (!IS_ERR(sgt))
+		dma_buf_unmap_attachment(a, sgt, DMA_TO_DEVICE);
+	dma_resv_unlock(buf->resv);
+
+	dma_buf_detach(buf, a);
+	dma_buf_put(buf);
+	return ok;
+}
+
 static long do_export_error(u32 which)
 {
 	DEFINE_DMA_BUF_EXPORT_INFO(info);
@@ -317,6 +379,8 @@ static long test_ioctl(struct file *f, unsigned int cmd, unsigned long uarg)
 	}
 	case DMABUF_TEST_EXPORT_ERROR:
 		return do_export_error((u32)uarg);
+	case DMABUF_TEST_DYNAMIC:
+		return do_dynamic((int)uarg);
 	}
 	return -ENOTTY;
 }
