@@ -185,6 +185,17 @@ int main(int argc, char **argv)
 			result(mask >= 0 && (mask >> i) & 1, "dynamic importer: %s", checks[i]);
 	}
 
+	{
+		static const char *what[] = { "a duplicate name", "an empty name", "no allocate op" };
+		static const int want[] = { EEXIST, EINVAL, EINVAL };
+
+		for (int i = 0; i < 3; i++) {
+			r = ioctl(dev, DMABUF_TEST_HEAP_ADD_ERROR, i);
+			result(r == -1 && errno == want[i], "dma_heap_add with %s fails with %s", what[i],
+			       strerrorname_np(want[i]));
+		}
+	}
+
 	fd2 = udmabuf(16 * 4096);
 	result(fd2 >= 0, "udmabuf buffer");
 	if (fd2 >= 0) {

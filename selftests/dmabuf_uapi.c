@@ -96,6 +96,22 @@ static int link_is(int fd, const char *want)
 	return strcmp(got, want) == 0;
 }
 
+/* Whether the /proc/self/maps line starting with @start contains @what. */
+static int maps_line_has(const char *start, const char *what)
+{
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, start, strlen(start)) && strstr(line, what))
+			found = 1;
+	fclose(f);
+	return found;
+}
+
 static int poll_now(int fd, short events)
 {
 	struct pollfd p = { .fd = fd, .events = events };
@@ -200,6 +216,12 @@ int main(void)
 		result(p == MAP_FAILED && errno == EINVAL, "mmap at pgoff == pages fails with EINVAL");
 		p = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		result(p != MAP_FAILED, "mmap of the whole buffer");
+		{
+			char want[64];
+
+			snprintf(want, sizeof(want), "%lx-", (unsigned long)p);
+			result(maps_line_has(want, "/dmabuf:frame"), "/proc/self/maps names the mapping /dmabuf:frame");
+		}
 		if (p != MAP_FAILED) {
 			memset(p, 0x5a, 4 * 4096);
 			result(((unsigned char *)p)[4 * 4096 - 1] == 0x5a, "write and read back through mmap");

@@ -215,7 +215,10 @@ unsafe extern "C" fn dma_heap_add(info: *const DmaHeapExportInfo) -> *mut DmaHea
 fn add(info: &DmaHeapExportInfo) -> Result<*mut DmaHeap> {
     // SAFETY: Checked non-empty above.
     let name = unsafe { CStr::from_char_ptr(info.name) };
-    // The duplicate check and the insertion happen under one lock.
+    // The duplicate check and the insertion happen under one lock, and
+    // before any device exists. Upstream's own check comes after
+    // device_create(), which already fails with EEXIST on the sysfs name,
+    // so EEXIST is what callers see there too.
     let mut reg = HEAPS.lock();
     for &h in reg.heaps.iter() {
         // SAFETY: Registered heaps are valid.
@@ -224,7 +227,7 @@ fn add(info: &DmaHeapExportInfo) -> Result<*mut DmaHeap> {
                 "dma_heap: Already registered heap named {}\n",
                 name.to_str().unwrap_or("?")
             );
-            return Err(EINVAL);
+            return Err(EEXIST);
         }
     }
     let minor = reg.heaps.iter().position(|h| h.is_null()).ok_or_else(|| {

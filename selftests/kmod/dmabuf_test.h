@@ -27,5 +27,6 @@ struct dmabuf_test_import {
 #define DMABUF_TEST_GET			_IO('T', 2)
 #define DMABUF_TEST_EXPORT_ERROR	_IO('T', 3)
 #define DMABUF_TEST_DYNAMIC		_IO('T', 4)
+#define DMABUF_TEST_HEAP_ADD_ERROR	_IO('T', 5)
 
 #endif

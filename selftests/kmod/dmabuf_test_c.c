@@ -6,6 +6,7 @@
  * userspace test compare both.
  */
 #include <linux/dma-buf.h>
+#include <linux/dma-heap.h>
 #include <linux/dma-mapping.h>
 #include <linux/dma-resv.h>
 #include <linux/highmem.h>
@@ -314,6 +315,41 @@ static long do_dynamic(int fd)
 	return ok;
 }
 
+static struct dma_buf *test_heap_allocate(struct dma_heap *heap, unsigned long len,
+					  u32 fd_flags, u64 heap_flags)
+{
+	return ERR_PTR(-ENOMEM);
+}
+
+static const struct dma_heap_ops test_heap_ops = {
+	.allocate = test_heap_allocate,
+};
+
+static const struct dma_heap_ops no_allocate_ops;
+
+/* dma_heap_add() refusals: none of these may register a heap. */
+static long do_heap_add_error(u32 which)
+{
+	struct dma_heap_export_info info = { .name = "system", .ops = &test_heap_ops };
+	struct dma_heap *heap;
+
+	switch (which) {
+	case 0: /* a name that is taken */
+		break;
+	case 1: /* an empty name */
+		info.name = "";
+		break;
+	case 2: /* no allocate */
+		info.name = "dmabuf_test_heap";
+		info.ops = &no_allocate_ops;
+		break;
+	default:
+		return -EINVAL;
+	}
+	heap = dma_heap_add(&info);
+	return IS_ERR(heap) ? PTR_ERR(heap) : 0;
+}
+
 static long do_export_error(u32 which)
 {
 	DEFINE_DMA_BUF_EXPORT_INFO(info);
@@ -381,6 +417,8 @@ static long test_ioctl(struct file *f, unsigned int cmd, unsigned long uarg)
 		return do_export_error((u32)uarg);
 	case DMABUF_TEST_DYNAMIC:
 		return do_dynamic((int)uarg);
+	case DMABUF_TEST_HEAP_ADD_ERROR:
+		return do_heap_add_error((u32)uarg);
 	}
 	return -ENOTTY;
 }
@@ -426,3 +464,4 @@ module_exit(test_exit);
 MODULE_DESCRIPTION("dma-buf C ABI test exporter and importer");
 MODULE_LICENSE("GPL");
 MODULE_IMPORT_NS("DMA_BUF");
+MODULE_IMPORT_NS("DMA_BUF_HEAP");
