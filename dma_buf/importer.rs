@@ -7,6 +7,7 @@
 //! a buffer cannot be detached while mapped, nor unbalanced calls written.
 
 use crate::ffi::object::DmaBuf;
+use crate::ffi::resv::{ResvGuard, ResvHeld};
 use crate::ffi::rust_api;
 use core::ptr::NonNull;
 use kernel::device::{Device, DeviceContext};
@@ -46,7 +47,31 @@ impl DmaBuf {
     }
 }
 
+impl DmaBuf {
+    /// Takes the buffer's reservation lock, for the `*_locked` operations.
+    pub(crate) fn lock_resv(&self) -> ResvGuard<'_> {
+        self.resv().lock()
+    }
+}
+
 impl AttachmentGuard<'_> {
+    /// Maps the attachment while the caller holds the buffer's
+    /// reservation lock; the mapping cannot outlive that proof.
+    pub(crate) fn map_locked<'g>(
+        &'g self,
+        held: &'g ResvHeld<'g>,
+        dir: DataDirection,
+    ) -> Result<LockedMapping<'g>> {
+        // SAFETY: The attachment is live while the guard is.
+        let table = unsafe { rust_api::map_locked(self.raw, held, dir)? };
+        Ok(LockedMapping {
+            attach: self,
+            held,
+            table,
+            dir,
+        })
+    }
+
     /// Maps the attachment for DMA in `dir` (takes the resv lock).
     pub(crate) fn map(&self, dir: DataDirection) -> Result<Mapping<'_>> {
         // SAFETY: The attachment is live while the guard is.
@@ -85,6 +110,31 @@ impl Drop for Mapping<'_> {
     fn drop(&mut self) {
         // SAFETY: `table` came from mapping this attachment with `dir`.
         unsafe { rust_api::unmap_unlocked(self.attach.raw, self.table, self.dir) };
+    }
+}
+
+/// A mapping made under the reservation lock; unmapped (still under it)
+/// on drop.
+pub(crate) struct LockedMapping<'g> {
+    attach: &'g AttachmentGuard<'g>,
+    held: &'g ResvHeld<'g>,
+    table: NonNull<rust_api::RawTable>,
+    dir: DataDirection,
+}
+
+impl LockedMapping<'_> {
+    /// The DMA addresses of the buffer for the importer's device.
+    pub(crate) fn table(&self) -> &SGTable {
+        // SAFETY: The table is mapped while `self` lives.
+        unsafe { rust_api::borrow_table(self.table) }
+    }
+}
+
+impl Drop for LockedMapping<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `table` came from mapping this attachment under `held`,
+        // which is still held (it outlives `self`).
+        unsafe { rust_api::unmap_locked(self.attach.raw, self.held, self.table, self.dir) };
     }
 }
 

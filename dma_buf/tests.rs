@@ -161,6 +161,29 @@ mod kunit {
     }
 
     #[test]
+    fn map_under_the_reservation_lock() -> Result {
+        reset();
+        let dev = faux::Registration::new(c"dmabuf-kunit-l", None)?;
+        let buf = new_buffer(2)?;
+        let other = new_buffer(1)?;
+        let a = buf.attach_guard(device(&dev))?;
+        {
+            let held = buf.lock_resv();
+            let m = a.map_locked(&held, DataDirection::ToDevice)?;
+            assert!(m.table().iter().count() >= 1);
+            assert_eq!(MAPS.load(Ordering::SeqCst), 1);
+        }
+        assert_eq!(UNMAPS.load(Ordering::SeqCst), 1);
+        // Another buffer's lock is no proof for this one.
+        let wrong = other.lock_resv();
+        assert_eq!(
+            a.map_locked(&wrong, DataDirection::ToDevice).err(),
+            Some(EINVAL)
+        );
+        Ok(())
+    }
+
+    #[test]
     fn vmap_is_refcounted_and_cached() -> Result {
         reset();
         let buf = new_buffer(2)?;

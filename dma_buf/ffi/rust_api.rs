@@ -5,6 +5,7 @@
 
 use super::entry;
 use super::object::{Attachment, DmaBuf, ExportInfo};
+use super::resv::ResvHeld;
 use super::vfs;
 use crate::exporter::Exporter;
 use core::marker::PhantomData;
@@ -168,6 +169,49 @@ pub(crate) unsafe fn map_unlocked(
     let guard = a.dma_buf().resv().lock();
     let t = crate::attachment::map(a, &guard, raw_dir(dir))?;
     NonNull::new(t).ok_or(ENOMEM)
+}
+
+/// Maps a raw attachment with the caller holding the reservation lock
+/// (`dma_buf_map_attachment`). `EINVAL` if `held` is another buffer's lock.
+///
+/// # Safety
+///
+/// `a` must be a live attachment.
+pub(crate) unsafe fn map_locked(
+    a: NonNull<bindings::dma_buf_attachment>,
+    held: &ResvHeld<'_>,
+    dir: DataDirection,
+) -> Result<NonNull<bindings::sg_table>> {
+    // SAFETY: By the safety requirements.
+    let a = unsafe { Attachment::from_raw(a.as_ptr()) };
+    if !core::ptr::eq(held.resv(), a.dma_buf().resv()) {
+        return Err(EINVAL);
+    }
+    let t = crate::attachment::map(a, held, raw_dir(dir))?;
+    NonNull::new(t).ok_or(ENOMEM)
+}
+
+/// Unmaps a table from [`map_locked`] with the lock held.
+///
+/// # Safety
+///
+/// `t` must come from [`map_locked`] on `a` with `dir`, and `held` must be
+/// the lock of `a`'s buffer.
+pub(crate) unsafe fn unmap_locked(
+    a: NonNull<bindings::dma_buf_attachment>,
+    held: &ResvHeld<'_>,
+    t: NonNull<bindings::sg_table>,
+    dir: DataDirection,
+) {
+    // SAFETY: By the safety requirements.
+    unsafe {
+        crate::attachment::unmap(
+            Attachment::from_raw(a.as_ptr()),
+            held,
+            t.as_ptr(),
+            raw_dir(dir),
+        )
+    };
 }
 
 /// Unmaps a table from [`map_unlocked`].
