@@ -9,6 +9,7 @@
 pub(crate) mod entry;
 pub(crate) mod fence;
 pub(crate) mod heap;
+pub(crate) mod iosys;
 pub(crate) mod mem;
 pub(crate) mod object;
 pub(crate) mod resv;

@@ -7,24 +7,10 @@
 //! take a [`ResvHeld`].
 
 use crate::ffi::entry::{self, RawIosysMap};
+pub(crate) use crate::ffi::iosys::{is_null, same, CLEARED};
 use crate::ffi::object::DmaBuf;
 use crate::ffi::resv::ResvHeld;
 use kernel::prelude::*;
-
-/// An empty map (`iosys_map_clear`).
-// SAFETY: All-zero is the cleared `iosys_map` (NULL address, system memory).
-pub(crate) const CLEARED: RawIosysMap = unsafe { core::mem::zeroed() };
-
-/// Whether two maps are equal (`iosys_map_is_equal`).
-pub(crate) fn same(a: &RawIosysMap, b: &RawIosysMap) -> bool {
-    // SAFETY: Both union members are pointers of the same size.
-    a.is_iomem == b.is_iomem && unsafe { a.__bindgen_anon_1.vaddr == b.__bindgen_anon_1.vaddr }
-}
-
-/// Whether a map is empty.
-pub(crate) fn is_null(a: &RawIosysMap) -> bool {
-    same(a, &CLEARED)
-}
 
 /// `dma_buf_vmap`.
 pub(crate) fn vmap(buf: &DmaBuf, held: &ResvHeld<'_>) -> Result<RawIosysMap> {
