@@ -58,7 +58,8 @@ int main(void)
 
 		if (ioctl(dev, DMA_HEAP_IOCTL_ALLOC, &a) == 0)
 			fd = a.fd;
-		printf("1. Allocated 1 MiB from the CMA heap: fd %d\n", fd);
+		printf("1. Allocated 1 MiB of physically contiguous memory from the CMA heap\n"
+		       "   (/dev/dma_heap/default_cma_region, served by the Rust heap): fd %d\n", fd);
 		close(dev);
 	} else {
 		printf("1. The dma-heap device and the CMA heap are not written yet ([heaps] issue),\n"
