@@ -13,13 +13,9 @@ fn show_one(m: &SeqFile, raw: SeqFilePtr, buf: &DmaBuf) -> Result {
     let guard = resv.lock_interruptible()?;
     let (flags, mode, count, ino) = buf.file_info();
     let mut name = [0u8; DMA_BUF_NAME_LEN];
-    let len = buf.copy_name(&mut name);
-    let name = if len > 0 {
-        core::str::from_utf8(&name[..len]).unwrap_or("?")
-    } else if buf.has_name() {
-        ""
-    } else {
-        "<none>"
+    let name = match buf.copy_name(&mut name) {
+        Some(len) => core::str::from_utf8(&name[..len]).unwrap_or("?"),
+        None => "<none>",
     };
     seq_print!(
         m,

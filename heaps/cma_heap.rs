@@ -4,7 +4,7 @@
 //! under its own name, e.g. `reserved` for the `cma=` area).
 
 use crate::ffi::mem::{CmaArea, PAGE_SIZE};
-use crate::heap::{export_heap_buffer, HeapKind};
+use crate::heap::HeapKind;
 use crate::heap_buffer::{HeapBuffer, MmapRule};
 use kernel::prelude::*;
 
@@ -26,12 +26,7 @@ impl HeapKind for CmaHeap {
         chunk.zero();
         let mut chunks = KVec::new();
         chunks.push(chunk, GFP_KERNEL)?;
-        export_heap_buffer(
-            HeapBuffer::new(chunks, MmapRule::SharedOnly)?,
-            len,
-            fd_flags,
-            name,
-        )
+        HeapBuffer::export(chunks, MmapRule::SharedOnly, fd_flags, name)
     }
 }
 

@@ -8,7 +8,6 @@
 use crate::cma_heap::{self, CmaHeap};
 use crate::ffi::heap::{self, DmaHeap, DmaHeapOps, RawDmaBuf};
 use crate::ffi::object::DmaBuf;
-use crate::heap_buffer::{HeapBuffer, HeapExport};
 use crate::system_heap::SystemHeap;
 use core::marker::PhantomData;
 use kernel::prelude::*;
@@ -18,21 +17,6 @@ use kernel::sync::aref::ARef;
 pub(crate) trait HeapKind: Send + Sync + Sized + 'static {
     /// Allocates `len` (page-aligned, non-zero) bytes as a new buffer.
     fn allocate(&self, name: &'static CStr, len: usize, fd_flags: u32) -> Result<ARef<DmaBuf>>;
-}
-
-/// Exports a heap buffer under the heap's name.
-pub(crate) fn export_heap_buffer(
-    buf: Pin<KBox<HeapBuffer>>,
-    len: usize,
-    fd_flags: u32,
-    name: &'static CStr,
-) -> Result<ARef<DmaBuf>> {
-    DmaBuf::export_rust(
-        KBox::new(HeapExport(buf), GFP_KERNEL)?,
-        len,
-        fd_flags as i32,
-        name,
-    )
 }
 
 /// One registered heap's data (the framework's `priv`).
@@ -86,42 +70,30 @@ impl Heaps {
             system: None,
             cma: KVec::new(),
         };
-        let system = KBox::new(
-            Entry {
-                name: c"system",
-                kind: SystemHeap,
-            },
-            GFP_KERNEL,
-        )?;
-        let ptr = core::ptr::from_ref::<Entry<SystemHeap>>(&system)
-            .cast_mut()
-            .cast();
-        heaps.system = Some(system);
-        if let Err(e) = heap::register(c"system", &Ops::<SystemHeap>::OPS, ptr) {
-            pr_warn!("dma_heap: system heap not registered: {:?}\n", e);
-        }
-        for (name, area) in cma_heap::areas() {
-            let entry = KBox::new(
-                Entry {
-                    name,
-                    kind: CmaHeap(area),
-                },
-                GFP_KERNEL,
-            )?;
-            let ptr = core::ptr::from_ref::<Entry<CmaHeap>>(&entry)
-                .cast_mut()
-                .cast();
-            heaps.cma.push(entry, GFP_KERNEL)?;
-            if let Err(e) = heap::register(name, &Ops::<CmaHeap>::OPS, ptr) {
-                pr_warn!(
-                    "dma_heap: CMA heap {} not registered: {:?}\n",
-                    name.to_str().unwrap_or("?"),
-                    e
-                );
-            }
+        heaps.system = Some(add(c"system", SystemHeap)?);
+        let areas = cma_heap::areas();
+        // Room first: a registered entry must never be dropped on a failed push.
+        heaps.cma.reserve(areas.len(), GFP_KERNEL)?;
+        for (name, area) in areas {
+            heaps.cma.push(add(name, CmaHeap(area))?, GFP_KERNEL)?;
         }
         Ok(heaps)
     }
+}
+
+/// Boxes a heap's data and registers it under `name`. A refused
+/// registration is reported and leaves the heap out, as upstream does.
+fn add<K: HeapKind>(name: &'static CStr, kind: K) -> Result<KBox<Entry<K>>> {
+    let entry = KBox::new(Entry { name, kind }, GFP_KERNEL)?;
+    let ptr = core::ptr::from_ref::<Entry<K>>(&entry).cast_mut().cast();
+    if let Err(e) = heap::register(name, &Ops::<K>::OPS, ptr) {
+        pr_warn!(
+            "dma_heap: heap {} not registered: {:?}\n",
+            name.to_str().unwrap_or("?"),
+            e
+        );
+    }
+    Ok(entry)
 }
 
 impl Drop for Heaps {

@@ -7,12 +7,12 @@
 
 use crate::exporter::{Exporter, OwnedTable, Vma};
 use crate::ffi::mem::{Chunk, DeviceTable};
-use crate::ffi::object::Attachment;
+use crate::ffi::object::{Attachment, DmaBuf};
 use crate::ffi::rust_api;
 use kernel::dma::DataDirection;
 use kernel::new_mutex;
 use kernel::prelude::*;
-use kernel::sync::Mutex;
+use kernel::sync::{aref::ARef, Mutex};
 
 /// How the buffer may be mapped into userspace.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -40,8 +40,25 @@ pub(crate) struct HeapBuffer {
 }
 
 impl HeapBuffer {
-    /// A buffer over `chunks`.
-    pub(crate) fn new(chunks: KVec<Chunk>, mmap_rule: MmapRule) -> Result<Pin<KBox<Self>>> {
+    /// Exports `chunks` as a new dma-buf named after the heap `name`; its
+    /// size is the chunks' total length.
+    pub(crate) fn export(
+        chunks: KVec<Chunk>,
+        mmap_rule: MmapRule,
+        fd_flags: u32,
+        name: &'static CStr,
+    ) -> Result<ARef<DmaBuf>> {
+        let len = chunks.iter().map(Chunk::len).sum();
+        let buf = Self::new(chunks, mmap_rule)?;
+        DmaBuf::export_rust(
+            KBox::new(HeapExport(buf), GFP_KERNEL)?,
+            len,
+            fd_flags as i32,
+            name,
+        )
+    }
+
+    fn new(chunks: KVec<Chunk>, mmap_rule: MmapRule) -> Result<Pin<KBox<Self>>> {
         KBox::pin_init(
             pin_init!(HeapBuffer {
                 chunks,

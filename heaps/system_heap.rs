@@ -5,7 +5,7 @@
 //! `mem_accounting` is on.
 
 use crate::ffi::mem::{self, Chunk};
-use crate::heap::{export_heap_buffer, HeapKind};
+use crate::heap::HeapKind;
 use crate::heap_buffer::{HeapBuffer, MmapRule};
 use kernel::prelude::*;
 
@@ -46,6 +46,6 @@ impl HeapKind for SystemHeap {
         fd_flags: u32,
     ) -> Result<kernel::sync::aref::ARef<crate::ffi::object::DmaBuf>> {
         let chunks = allocate_chunks(len)?;
-        export_heap_buffer(HeapBuffer::new(chunks, MmapRule::Any)?, len, fd_flags, name)
+        HeapBuffer::export(chunks, MmapRule::Any, fd_flags, name)
     }
 }

@@ -67,7 +67,7 @@ static dmabuf_rs_dentry_ops: Dops = Dops(bindings::dentry_operations {
 /// # Safety
 ///
 /// `file` must be valid.
-unsafe fn buf_of_file<'a>(file: *mut bindings::file) -> Option<&'a DmaBuf> {
+pub(crate) unsafe fn buf_of_file<'a>(file: *mut bindings::file) -> Option<&'a DmaBuf> {
     // SAFETY: `file` is valid by the safety requirements; our files'
     // private data is the buffer, alive while the file is.
     unsafe {
@@ -97,7 +97,7 @@ unsafe extern "C" fn dentry_dname(
     // freed only in `d_release` of this very dentry.
     let buf = unsafe { DmaBuf::from_raw((*dentry).d_fsdata.cast()) };
     let mut name = [0u8; DMA_BUF_NAME_LEN];
-    let len = buf.copy_name(&mut name);
+    let len = buf.copy_name(&mut name).unwrap_or(0);
     // SAFETY: The dentry's name is a valid string while the dentry lives.
     let base =
         unsafe { CStr::from_char_ptr((*dentry).__bindgen_anon_1.d_name.name.cast()) }.to_bytes();
@@ -318,13 +318,12 @@ unsafe extern "C" fn file_show_fdinfo(m: *mut bindings::seq_file, file: *mut bin
     let m = unsafe { kernel::seq_file::SeqFile::from_raw(m) };
     let mut name = [0u8; DMA_BUF_NAME_LEN];
     let len = buf.copy_name(&mut name);
-    let has_name = len > 0 || buf.has_name();
     // SAFETY: The file is valid.
     let count = unsafe { vfs::file_count(file) } - 1;
     kernel::seq_print!(m, "size:\t{}\n", buf.size());
     kernel::seq_print!(m, "count:\t{}\n", count);
     kernel::seq_print!(m, "exp_name:\t{}\n", buf.exp_name().to_str().unwrap_or("?"));
-    if has_name {
+    if let Some(len) = len {
         let s = core::str::from_utf8(&name[..len]).unwrap_or("?");
         kernel::seq_print!(m, "name:\t{}\n", s);
     }
@@ -614,6 +613,27 @@ unsafe extern "C" fn dma_buf_detach(
     unsafe { DmaBuf::from_raw(dmabuf).detach(attach) };
 }
 
+/// The common entry check of map and unmap: may sleep, and a NULL
+/// attachment or one without a buffer is a caller bug (`WARN`).
+///
+/// # Safety
+///
+/// `attach` must be NULL or a live attachment.
+unsafe fn checked_attachment<'a>(
+    attach: *mut bindings::dma_buf_attachment,
+) -> Option<&'a Attachment> {
+    kernel::task::might_sleep();
+    let invalid = attach.is_null()
+        // SAFETY: `attach` is not NULL, so it is a live attachment by the
+        // safety requirements.
+        || unsafe { (*attach).dmabuf }.is_null();
+    if kernel::warn_on!(invalid) {
+        return None;
+    }
+    // SAFETY: Checked above; live by the safety requirements.
+    Some(unsafe { Attachment::from_raw(attach) })
+}
+
 /// The attachment and its buffer's held resv lock, after checking the C
 /// caller holds it.
 ///
@@ -669,16 +689,12 @@ unsafe extern "C" fn dma_buf_map_attachment(
     attach: *mut bindings::dma_buf_attachment,
     dir: RawDirection,
 ) -> *mut bindings::sg_table {
-    kernel::task::might_sleep();
-    let invalid = attach.is_null()
-        // SAFETY: `attach` is not NULL, so it is a live attachment by the C
-        // contract.
-        || unsafe { (*attach).dmabuf }.is_null();
-    if kernel::warn_on!(invalid) {
+    // SAFETY: NULL or a live attachment by the C contract.
+    let Some(a) = (unsafe { checked_attachment(attach) }) else {
         return EINVAL.to_ptr();
-    }
-    // SAFETY: C contract: resv held.
-    let (a, held) = unsafe { locked_attachment(attach) };
+    };
+    // SAFETY: C contract: the caller holds the resv lock.
+    let held = unsafe { a.dma_buf().resv().assume_held() };
     to_err_ptr(crate::attachment::map(a, &held, dir))
 }
 
@@ -694,16 +710,10 @@ unsafe extern "C" fn dma_buf_map_attachment_unlocked(
     attach: *mut bindings::dma_buf_attachment,
     dir: RawDirection,
 ) -> *mut bindings::sg_table {
-    kernel::task::might_sleep();
-    let invalid = attach.is_null()
-        // SAFETY: `attach` is not NULL, so it is a live attachment by the C
-        // contract.
-        || unsafe { (*attach).dmabuf }.is_null();
-    if kernel::warn_on!(invalid) {
+    // SAFETY: NULL or a live attachment by the C contract.
+    let Some(a) = (unsafe { checked_attachment(attach) }) else {
         return EINVAL.to_ptr();
-    }
-    // SAFETY: A live attachment.
-    let a = unsafe { Attachment::from_raw(attach) };
+    };
     let guard = a.dma_buf().resv().lock();
     to_err_ptr(crate::attachment::map(a, &guard, dir))
 }
@@ -721,18 +731,16 @@ unsafe extern "C" fn dma_buf_unmap_attachment(
     table: *mut bindings::sg_table,
     dir: RawDirection,
 ) {
-    kernel::task::might_sleep();
-    let invalid = attach.is_null()
-        // SAFETY: `attach` is not NULL, so it is a live attachment by the C
-        // contract.
-        || unsafe { (*attach).dmabuf }.is_null()
-        || table.is_null();
-    if kernel::warn_on!(invalid) {
+    // SAFETY: NULL or a live attachment by the C contract.
+    let Some(a) = (unsafe { checked_attachment(attach) }) else {
+        return;
+    };
+    if kernel::warn_on!(table.is_null()) {
         return;
     }
     // SAFETY: C contract: resv held, `table` from a map of this attachment.
     unsafe {
-        let (a, held) = locked_attachment(attach);
+        let held = a.dma_buf().resv().assume_held();
         crate::attachment::unmap(a, &held, table, dir);
     }
 }
@@ -751,21 +759,16 @@ unsafe extern "C" fn dma_buf_unmap_attachment_unlocked(
     table: *mut bindings::sg_table,
     dir: RawDirection,
 ) {
-    kernel::task::might_sleep();
-    let invalid = attach.is_null()
-        // SAFETY: `attach` is not NULL, so it is a live attachment by the C
-        // contract.
-        || unsafe { (*attach).dmabuf }.is_null()
-        || table.is_null();
-    if kernel::warn_on!(invalid) {
+    // SAFETY: NULL or a live attachment by the C contract.
+    let Some(a) = (unsafe { checked_attachment(attach) }) else {
+        return;
+    };
+    if kernel::warn_on!(table.is_null()) {
         return;
     }
-    // SAFETY: A live attachment; `table` came from mapping it.
-    unsafe {
-        let a = Attachment::from_raw(attach);
-        let guard = a.dma_buf().resv().lock();
-        crate::attachment::unmap(a, &guard, table, dir);
-    }
+    let guard = a.dma_buf().resv().lock();
+    // SAFETY: `table` came from mapping this attachment.
+    unsafe { crate::attachment::unmap(a, &guard, table, dir) };
 }
 
 /// `dma_buf_attach_revocable`: whether the importer can revoke its access.

@@ -320,25 +320,20 @@ impl DmaBuf {
     }
 
     /// Copies the name (at most `DMA_BUF_NAME_LEN - 1` bytes) into `out`
-    /// under the name lock; returns its length (0 when unset).
-    pub(crate) fn copy_name(&self, out: &mut [u8; crate::uapi::DMA_BUF_NAME_LEN]) -> usize {
+    /// under the name lock; returns its length, or `None` when no name was
+    /// ever set (an empty name is `Some(0)`).
+    pub(crate) fn copy_name(&self, out: &mut [u8; crate::uapi::DMA_BUF_NAME_LEN]) -> Option<usize> {
         let _g = NameLock::new(self);
         let name = self.raw().name;
         if name.is_null() {
-            return 0;
+            return None;
         }
         // SAFETY: Under the name lock the name is a valid string.
         let bytes = unsafe { CStr::from_char_ptr(name) }.to_bytes();
         let n = bytes.len().min(out.len() - 1);
         out[..n].copy_from_slice(&bytes[..n]);
         out[n] = 0;
-        n
-    }
-
-    /// Whether a name is set (possibly empty).
-    pub(crate) fn has_name(&self) -> bool {
-        let _g = NameLock::new(self);
-        !self.raw().name.is_null()
+        Some(n)
     }
 
     /// Replaces the name with `name`, a kmalloc'ed string (ownership passes).

@@ -61,15 +61,15 @@ impl DmaBuf {
     /// other kind of file).
     pub(crate) fn get(fd: i32) -> Result<ARef<DmaBuf>> {
         let file = vfs::fget(fd).ok_or(EBADF)?;
-        // SAFETY: `file` is valid and we own the reference `fget` took.
-        unsafe {
-            if !core::ptr::eq((*file).f_op, entry::fops()) {
-                vfs::fput(file);
-                return Err(EINVAL);
+        // SAFETY: `fget` returned a valid file.
+        match unsafe { entry::buf_of_file(file) } {
+            // SAFETY: The reference `fget` took becomes the `ARef`'s.
+            Some(buf) => Ok(unsafe { ARef::from_raw(NonNull::from(buf)) }),
+            None => {
+                // SAFETY: Drops the reference `fget` took.
+                unsafe { vfs::fput(file) };
+                Err(EINVAL)
             }
-            let buf = NonNull::new_unchecked((*file).private_data.cast::<DmaBuf>());
-            // The reference taken by `fget` becomes the `ARef`'s.
-            Ok(ARef::from_raw(buf))
         }
     }
 
@@ -140,7 +140,7 @@ impl DmaBuf {
         crate::vmap::vunmap(self, &guard, &map);
     }
 
-    /// The vmap count (needs no lock for a test's single-threaded look).
+    /// The vmap count (read under the resv lock).
     pub(crate) fn vmap_count(&self) -> u32 {
         let guard = self.resv().lock();
         self.vmap_state(&guard).0
@@ -165,10 +165,10 @@ pub(crate) unsafe fn map_unlocked(
     dir: DataDirection,
 ) -> Result<NonNull<bindings::sg_table>> {
     // SAFETY: By the safety requirements.
-    let a = unsafe { Attachment::from_raw(a.as_ptr()) };
-    let guard = a.dma_buf().resv().lock();
-    let t = crate::attachment::map(a, &guard, raw_dir(dir))?;
-    NonNull::new(t).ok_or(ENOMEM)
+    let buf = unsafe { Attachment::from_raw(a.as_ptr()) }.dma_buf();
+    let guard = buf.resv().lock();
+    // SAFETY: By the safety requirements; `guard` is this buffer's lock.
+    unsafe { map_locked(a, &guard, dir) }
 }
 
 /// Maps a raw attachment with the caller holding the reservation lock
@@ -225,11 +225,10 @@ pub(crate) unsafe fn unmap_unlocked(
     dir: DataDirection,
 ) {
     // SAFETY: By the safety requirements.
-    unsafe {
-        let a = Attachment::from_raw(a.as_ptr());
-        let guard = a.dma_buf().resv().lock();
-        crate::attachment::unmap(a, &guard, t.as_ptr(), raw_dir(dir));
-    }
+    let buf = unsafe { Attachment::from_raw(a.as_ptr()) }.dma_buf();
+    let guard = buf.resv().lock();
+    // SAFETY: By the safety requirements; `guard` is this buffer's lock.
+    unsafe { unmap_locked(a, &guard, t, dir) };
 }
 
 /// Borrows a mapped table as the kernel's [`SGTable`].
