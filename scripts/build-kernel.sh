@@ -19,6 +19,15 @@ stock-bench) frags="base stock" ;;
 *) die "unknown kernel flavour '$flavor'" ;;
 esac
 
+# One kernel build at a time per cache: the builds share the source tree
+# (patch, graft) and a 2-core machine gains nothing from two at once.
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.build.lock"
+if ! flock -n 9; then
+	log "waiting for another kernel build to finish (lock $CACHE/.build.lock)"
+	flock 9
+fi
+
 "$REPO/scripts/setup-host.sh"
 
 # The project's patch, applied once (and re-applied if it changed).
