@@ -3,22 +3,30 @@
 //!
 //! Begin calls the exporter (cache maintenance), then waits for the fences
 //! that conflict with the access: a write waits for every fence, a read
-//! only for writers. Both run without the reservation lock.
+//! only for writers. Both run without the reservation lock, and tell
+//! lockdep they may take it.
 
-use crate::ffi::entry::{self, RawDirection};
-use crate::ffi::object::DmaBuf;
-use crate::ffi::resv::Usage;
+use crate::sys::dma_buf::DmaBuf;
+use crate::sys::resv::Usage;
+use kernel::dma::DataDirection;
 use kernel::prelude::*;
 
-/// `dma_buf_begin_cpu_access`.
-pub(crate) fn begin(buf: &DmaBuf, dir: RawDirection) -> Result {
-    buf.resv().might_lock();
-    entry::op_cpu_access(buf, dir, true)?;
-    buf.resv().wait(Usage::for_access(entry::is_write(dir)))
+/// Whether an access in `dir` writes (`DMA_TO_DEVICE` or bidirectional).
+fn writes(dir: DataDirection) -> bool {
+    matches!(dir, DataDirection::ToDevice | DataDirection::Bidirectional)
 }
 
-/// `dma_buf_end_cpu_access`.
-pub(crate) fn end(buf: &DmaBuf, dir: RawDirection) -> Result {
-    buf.resv().might_lock();
-    entry::op_cpu_access(buf, dir, false)
+impl DmaBuf {
+    /// `dma_buf_begin_cpu_access`.
+    pub(crate) fn begin_cpu_access(&self, dir: DataDirection) -> Result {
+        self.might_lock();
+        self.exporter_begin_cpu_access(dir)?;
+        self.resv().wait(Usage::for_access(writes(dir)))
+    }
+
+    /// `dma_buf_end_cpu_access`.
+    pub(crate) fn end_cpu_access(&self, dir: DataDirection) -> Result {
+        self.might_lock();
+        self.exporter_end_cpu_access(dir)
+    }
 }

@@ -3,33 +3,39 @@
 //!
 //! A Rust exporter implements [`Exporter`] for its per-buffer data and
 //! calls [`DmaBuf::export_rust`]; the core builds the `dma_buf_ops` table
-//! from the trait. `map`, `unmap` and `release` are mandatory; the CPU
-//! access and vmap operations are optional (`#[vtable]` leaves them out of
-//! the C table when not implemented, which gives importers the upstream
-//! behaviour for a missing operation).
+//! from the trait (`sys/dma_buf_ops.rs`). `map`, `unmap` and `release` are
+//! mandatory; the CPU access, mmap and vmap operations are optional:
+//! `#[vtable]` leaves a missing one out of the C table, which gives
+//! importers the upstream behaviour for it.
 //!
-//! Locking (the dma-buf convention, here part of the contract of each
-//! method): `map`, `unmap`, `vmap` and `vunmap` run with the buffer's
-//! reservation lock held; `release`, `begin_cpu_access` and
-//! `end_cpu_access` run without it.
+//! Locking (the dma-buf convention, here part of each method's contract):
+//! `map`, `unmap`, `vmap` and `vunmap` run with the buffer's reservation
+//! lock held; `release`, `begin_cpu_access`, `end_cpu_access` and `mmap`
+//! run without it.
 
-pub(crate) use crate::ffi::mem::Vma;
-use crate::ffi::object::Attachment;
-pub(crate) use crate::ffi::rust_api::OwnedTable;
+use crate::sys::attachment::Attachment;
+use crate::sys::dma_buf::DmaBuf;
+use crate::sys::dma_buf_ops::{DmaBufOps, ExporterCallbacks};
+use crate::sys::export_info::ExportInfo;
+use crate::sys::iosys_map::IosysMap;
+pub(crate) use crate::sys::sg_table::OwnedTable;
 use kernel::dma::DataDirection;
 use kernel::error::VTABLE_DEFAULT_ERROR;
+use kernel::mm::virt::VmaNew;
 use kernel::prelude::*;
+use kernel::sync::aref::ARef;
 
 /// A dma-buf exporter: the data behind one exported buffer.
 #[vtable]
 pub(crate) trait Exporter: Sized + Send + Sync + 'static {
-    /// Builds the table of `attach`'s view of the buffer (resv held).
+    /// Builds `attach`'s table of the buffer, DMA-mapped for its device
+    /// (resv held).
     fn map(&self, attach: &Attachment, dir: DataDirection) -> Result<OwnedTable>;
 
     /// Takes back a table from [`Exporter::map`] (resv held).
     fn unmap(&self, attach: &Attachment, table: OwnedTable, dir: DataDirection);
 
-    /// The buffer is gone: the last reference and its dentry died.
+    /// The buffer is gone: its last reference and its dentry died.
     fn release(this: KBox<Self>);
 
     /// Prepares CPU access in direction `dir` (resv not held).
@@ -43,19 +49,70 @@ pub(crate) trait Exporter: Sized + Send + Sync + 'static {
     }
 
     /// Sets up a userspace mapping (resv not held); the core has checked
-    /// the bounds against the buffer size.
-    fn mmap(&self, _vma: &Vma) -> Result {
+    /// the range against the buffer size.
+    fn mmap(&self, _vma: &VmaNew) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// Maps the whole buffer into the kernel (resv held); the core caches
-    /// and refcounts the result.
-    fn vmap(&self) -> Result<*mut u8> {
+    /// and counts the result.
+    fn vmap(&self) -> Result<IosysMap> {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// Undoes [`Exporter::vmap`] (resv held).
-    fn vunmap(&self, _vaddr: *mut u8) {
+    fn vunmap(&self, _map: &IosysMap) {
         build_error!(VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// Every exporter is what the C table of `sys/dma_buf_ops.rs` calls.
+impl<T: Exporter> ExporterCallbacks for T {
+    const HAS_BEGIN_CPU_ACCESS: bool = T::HAS_BEGIN_CPU_ACCESS;
+    const HAS_END_CPU_ACCESS: bool = T::HAS_END_CPU_ACCESS;
+    const HAS_MMAP: bool = T::HAS_MMAP;
+    const HAS_VMAP: bool = T::HAS_VMAP;
+
+    fn map(&self, attach: &Attachment, dir: DataDirection) -> Result<OwnedTable> {
+        Exporter::map(self, attach, dir)
+    }
+    fn unmap(&self, attach: &Attachment, table: OwnedTable, dir: DataDirection) {
+        Exporter::unmap(self, attach, table, dir)
+    }
+    fn release(this: KBox<Self>) {
+        <T as Exporter>::release(this)
+    }
+    fn begin_cpu_access(&self, dir: DataDirection) -> Result {
+        Exporter::begin_cpu_access(self, dir)
+    }
+    fn end_cpu_access(&self, dir: DataDirection) -> Result {
+        Exporter::end_cpu_access(self, dir)
+    }
+    fn mmap(&self, vma: &VmaNew) -> Result {
+        Exporter::mmap(self, vma)
+    }
+    fn vmap(&self) -> Result<IosysMap> {
+        Exporter::vmap(self)
+    }
+    fn vunmap(&self, map: &IosysMap) {
+        Exporter::vunmap(self, map)
+    }
+}
+
+impl DmaBuf {
+    /// Exports `data` as a new buffer of `size` bytes with file `flags`,
+    /// named `exp_name`. On failure `data` is dropped, never released.
+    pub(crate) fn export_rust<T: Exporter>(
+        data: KBox<T>,
+        size: usize,
+        flags: i32,
+        exp_name: &'static CStr,
+    ) -> Result<ARef<DmaBuf>> {
+        let priv_ = KBox::into_raw(data);
+        let info = ExportInfo::new(exp_name, DmaBufOps::of::<T>(), size, flags, priv_.cast());
+        DmaBuf::export(info).inspect_err(|_| {
+            // SAFETY: Export failed, so the data is still ours.
+            drop(unsafe { KBox::from_raw(priv_) });
+        })
     }
 }

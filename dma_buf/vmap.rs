@@ -2,44 +2,53 @@
 //! Whole-buffer kernel mappings, refcounted and cached per buffer.
 //!
 //! The first `vmap` asks the exporter; later ones get the cached mapping
-//! and bump the count; the last `vunmap` gives it back. The count and the
-//! cached mapping are protected by the reservation lock, so both functions
-//! take a [`ResvHeld`].
+//! and count it; the last `vunmap` gives it back. Count and cache live in
+//! the C object (`vmapping_counter`, `vmap_ptr`) under the reservation
+//! lock, so both operations are methods of [`LockedDmaBuf`].
 
-use crate::ffi::entry::{self, RawIosysMap};
-pub(crate) use crate::ffi::iosys::{is_null, same, CLEARED};
-use crate::ffi::object::DmaBuf;
-use crate::ffi::resv::ResvHeld;
+use super::locked::LockedDmaBuf;
+use crate::sys::iosys_map::IosysMap;
 use kernel::prelude::*;
 
-/// `dma_buf_vmap`.
-pub(crate) fn vmap(buf: &DmaBuf, held: &ResvHeld<'_>) -> Result<RawIosysMap> {
-    if !entry::has_vmap(buf) {
-        return Err(EINVAL);
+impl LockedDmaBuf<'_> {
+    /// `dma_buf_vmap`.
+    pub(crate) fn vmap(&self) -> Result<IosysMap> {
+        if !self.buf().ops().has_vmap() {
+            return Err(EINVAL);
+        }
+        let (count, cached) = self.buf().vmap_state(self.held());
+        if count > 0 {
+            kernel::warn_on!(cached.is_null());
+            let count = count.checked_add(1).ok_or(EOVERFLOW)?;
+            self.buf().set_vmap_state(self.held(), count, cached);
+            return Ok(cached);
+        }
+        kernel::warn_on!(!cached.is_null());
+        let map = self.exporter_vmap()?;
+        self.buf().set_vmap_state(self.held(), 1, map);
+        Ok(map)
     }
-    let (count, cached) = buf.vmap_state(held);
-    if count > 0 {
-        kernel::warn_on!(is_null(&cached));
-        buf.set_vmap_state(held, count.checked_add(1).ok_or(EOVERFLOW)?, cached);
-        return Ok(cached);
-    }
-    kernel::warn_on!(!is_null(&cached));
-    let map = entry::op_vmap(buf, held)?;
-    buf.set_vmap_state(held, 1, map);
-    Ok(map)
-}
 
-/// `dma_buf_vunmap`. An unbalanced or mismatched call is refused with a
-/// warning instead of crashing the kernel.
-pub(crate) fn vunmap(buf: &DmaBuf, held: &ResvHeld<'_>, map: &RawIosysMap) {
-    let (count, cached) = buf.vmap_state(held);
-    if kernel::warn_on!(count == 0 || is_null(&cached) || !same(&cached, map)) {
-        return;
+    /// `dma_buf_vunmap`: drops one count of the mapping `map`; the last
+    /// one hands `map` itself to the exporter. An unbalanced or mismatched
+    /// call is refused with a warning instead of stopping the kernel (C
+    /// uses `BUG_ON`).
+    pub(crate) fn vunmap(&self, map: &mut IosysMap) {
+        let (count, cached) = self.buf().vmap_state(self.held());
+        if kernel::warn_on!(count == 0 || cached.is_null() || !cached.is_equal(map)) {
+            return;
+        }
+        if count == 1 {
+            // SAFETY: `map` is the cached mapping `exporter_vmap` returned.
+            unsafe { self.exporter_vunmap(map) };
+            self.buf().set_vmap_state(self.held(), 0, IosysMap::CLEARED);
+        } else {
+            self.buf().set_vmap_state(self.held(), count - 1, cached);
+        }
     }
-    if count == 1 {
-        entry::op_vunmap(buf, held, map);
-        buf.set_vmap_state(held, 0, CLEARED);
-    } else {
-        buf.set_vmap_state(held, count - 1, cached);
+
+    /// The number of vmap references.
+    pub(crate) fn vmap_count(&self) -> u32 {
+        self.buf().vmap_state(self.held()).0
     }
 }

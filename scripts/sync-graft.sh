@@ -9,4 +9,4 @@ mkdir -p "$dst"
 cd "$REPO"
 rsync -r --checksum --delete --exclude='*.o' --exclude='*.ko' --exclude='*.cmd' \
 	--exclude='*.mod*' --exclude='.*' --exclude='modules.order' --exclude='Module.symvers' \
-	Kbuild Makefile Kconfig dma_buf heaps uapi "$dst/" || die "syncing the graft failed"
+	Kbuild Makefile Kconfig dmabuf_rs_main.rs sys.rs sys dma_buf.rs dma_buf entry.rs entry heaps.rs heaps uapi.rs uapi "$dst/" || die "syncing the graft failed"

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The buffer's life: export, the buffer list, the name, and release.
+//!
+//! A buffer is owned by its file: a reference to the buffer is a reference
+//! to the file (`ARef<DmaBuf>`). When the last file reference goes, the
+//! buffer leaves the list and forgets its file; it is released when the
+//! file's dentry dies, which can be later (an `O_PATH` open of
+//! `/proc/<pid>/fd/N` holds the dentry).
+
+use crate::sys::buf_list;
+use crate::sys::dma_buf::DmaBuf;
+use crate::sys::export_info::ExportInfo;
+use crate::sys::module_ref::ModuleRef;
+use crate::sys::pseudo_fs;
+use kernel::prelude::*;
+use kernel::sync::aref::ARef;
+
+impl DmaBuf {
+    /// Exports a new buffer (`dma_buf_export`): checks the exporter's
+    /// operations (a missing mandatory one is a driver bug: `WARN` and
+    /// `EINVAL`, as upstream), pins the exporter's module and this one,
+    /// creates the file and publishes the buffer once it is complete.
+    pub(crate) fn export(info: ExportInfo) -> Result<ARef<DmaBuf>> {
+        if kernel::warn_on!(info.priv_.is_null()) {
+            return Err(EINVAL);
+        }
+        if kernel::warn_on!(!info.ops.has_mandatory()) {
+            return Err(EINVAL);
+        }
+        if kernel::warn_on!(!info.ops.pin_pair_ok()) {
+            return Err(EINVAL);
+        }
+        let exporter = info.pin_owner()?;
+        let new = info.alloc(exporter, ModuleRef::this_module())?;
+        let buf = pseudo_fs::new_file(new, info.flags)?;
+        buf_list::publish(&buf);
+        Ok(buf)
+    }
+
+    /// The buffer open as `fd` (`dma_buf_get`): `EBADF`, or `EINVAL` for
+    /// any other kind of file.
+    pub(crate) fn get(fd: i32) -> Result<ARef<DmaBuf>> {
+        pseudo_fs::fget(fd)
+    }
+
+    /// The last file reference is gone: leave the list.
+    pub(crate) fn file_released(&self) {
+        // SAFETY: Called once, from the file release.
+        unsafe { buf_list::unpublish(self) };
+    }
+
+    /// Releases the buffer when its dentry dies: the exporter's `release`,
+    /// then the memory.
+    ///
+    /// # Safety
+    ///
+    /// Called once, when nothing else can reach the buffer.
+    pub(crate) unsafe fn release(&self) {
+        // A vmap or an armed poll callback both hold a file reference, so
+        // neither can be alive here; say so loudly if one is.
+        kernel::warn_on!(self.vmap_count_at_release() != 0);
+        kernel::warn_on!(self.poll_armed_at_release());
+        // SAFETY: Nothing can reach the buffer any more.
+        unsafe { self.exporter_release() };
+        kernel::warn_on!(!self.attachments_empty());
+        // SAFETY: Released above; nothing uses the buffer afterwards.
+        unsafe { DmaBuf::free(self.as_raw()) };
+    }
+
+    /// Copies the name into `out` (cut to fit, with its NUL); returns its
+    /// length, or `None` when no name was ever set.
+    pub(crate) fn copy_name(&self, out: &mut [u8]) -> Option<usize> {
+        self.with_name(|name| {
+            let name = name?;
+            let n = name.len().min(out.len().saturating_sub(1));
+            out[..n].copy_from_slice(&name[..n]);
+            if let Some(nul) = out.get_mut(n) {
+                *nul = 0;
+            }
+            Some(n)
+        })
+    }
+
+    /// Calls `f` on every live buffer, under the list lock, stopping at the
+    /// first error.
+    pub(crate) fn for_each(f: impl FnMut(&DmaBuf) -> Result) -> Result {
+        buf_list::for_each(f)
+    }
+}

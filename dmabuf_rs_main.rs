@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The Linux dma-buf core and dma-heaps, in Rust.
+//!
+//! A drop-in replacement for `drivers/dma-buf/dma-buf.c`, `dma-heap.c` and
+//! the system and CMA heaps: the same exported symbols (namespaces
+//! `DMA_BUF` and `DMA_BUF_HEAP`), the same `struct dma_buf` layout and the
+//! same userspace ABI, so C importers and exporters (DRM PRIME, V4L2,
+//! udmabuf) and unmodified userspace run on it.
+//!
+//! # Layers
+//!
+//! Each layer uses only the ones below it (`scripts/check-layers.sh`
+//! checks it in `make check`):
+//!
+//! ```text
+//!   entry/     exports.rs  file.rs  ioctl.rs  debugfs.rs      heaps/
+//!              the C ABI and the fd: convert and delegate      registry, ALLOC,
+//!        |                                                      system, cma:
+//!        v                                                      an exporter on
+//!   dma_buf/   the object model and its rules                   the safe API
+//!              (export, attach/map, vmap, cpu access, poll,        |
+//!              sync files; the Exporter trait, importer guards) <--+
+//!        |                                                         |
+//!        v                                                         v
+//!   sys/       safe wrappers over the C types (resv, fence, pseudo fs,
+//!              sg tables, pages, CMA, VMA, char devices, struct dma_buf);
+//!              the only code that names `bindings::`; sys/glue.c has the
+//!              EXPORT lines and one-line wrappers of C inlines
+//!   uapi/      the userspace structs and ioctl numbers (used by all)
+//! ```
+
+use kernel::prelude::*;
+
+mod dma_buf;
+mod entry;
+mod heaps;
+mod sys;
+mod uapi;
+
+module! {
+    type: DmaBufCore,
+    name: "dmabuf_rs",
+    authors: ["The dmabuf-rs authors"],
+    description: "dma-buf core and heaps in Rust",
+    license: "GPL",
+}
+
+/// The module: its fields drop in declaration order at unload, which can
+/// only happen once no buffer, heap file or mapping is left (each pins the
+/// module).
+struct DmaBufCore {
+    /// The heaps and their device nodes go first: no new buffer after this.
+    _heaps: heaps::Heaps,
+    /// Then `/sys/kernel/debug/dma_buf`.
+    _debugfs: sys::debugfs::Dir,
+    /// Last, the pseudo file system the buffers' files lived on.
+    _mount: sys::pseudo_fs::Mount,
+}
+
+impl kernel::Module for DmaBufCore {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        sys::buf_list::init();
+        let mount = sys::pseudo_fs::Mount::new::<entry::file::DmaBufFile>()?;
+        let debugfs = sys::debugfs::Dir::new::<entry::debugfs::BufInfo>(c"dma_buf", c"bufinfo");
+        Ok(DmaBufCore {
+            _heaps: heaps::Heaps::register()?,
+            _debugfs: debugfs,
+            _mount: mount,
+        })
+    }
+}

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `/sys/kernel/debug/dma_buf/bufinfo`, in the upstream format.
+
+use super::file::exp_name;
+use crate::dma_buf::DmaBuf;
+use crate::sys::debugfs::Show;
+use crate::uapi::dma_buf::DMA_BUF_NAME_LEN;
+use kernel::prelude::*;
+use kernel::seq_file::{seq_print, SeqFile};
+
+/// The contents of `bufinfo`.
+pub(crate) struct BufInfo;
+
+impl Show for BufInfo {
+    fn show(m: &SeqFile) -> Result {
+        seq_print!(m, "\nDma-buf Objects:\n");
+        seq_print!(
+            m,
+            "{:<8}\t{:<8}\t{:<8}\t{:<8}\texp_name\t{:<8}\tname\n",
+            "size",
+            "flags",
+            "mode",
+            "count",
+            "ino"
+        );
+        let mut objects = 0;
+        let mut bytes = 0usize;
+        DmaBuf::for_each(|buf| {
+            show_one(m, buf)?;
+            objects += 1;
+            bytes += buf.size();
+            Ok(())
+        })?;
+        seq_print!(m, "\nTotal {} objects, {} bytes\n", objects, bytes);
+        Ok(())
+    }
+}
+
+fn show_one(m: &SeqFile, buf: &DmaBuf) -> Result {
+    let locked = buf.lock_interruptible()?;
+    // SAFETY: Buffers on the list have their file (`DmaBuf::for_each`).
+    let (file, count) = unsafe { (buf.file(), buf.file_count()) };
+    let mut name = [0u8; DMA_BUF_NAME_LEN];
+    let name = match buf.copy_name(&mut name) {
+        Some(len) => core::str::from_utf8(&name[..len]).unwrap_or("?"),
+        None => "<none>",
+    };
+    seq_print!(
+        m,
+        "{:08}\t{:08x}\t{:08x}\t{:08}\t{}\t{:08}\t{}\n",
+        buf.size(),
+        file.flags(),
+        crate::sys::pseudo_fs::f_mode(file),
+        count,
+        exp_name(buf),
+        crate::sys::pseudo_fs::ino(file),
+        name
+    );
+    locked.held().describe(m);
+    seq_print!(m, "\tAttached Devices:\n");
+    let mut attached = 0;
+    locked.for_each_attachment(|a| {
+        seq_print!(m, "\t{}\n", a.dev_name().to_str().unwrap_or("?"));
+        attached += 1;
+    });
+    drop(locked);
+    seq_print!(m, "Total {} devices attached\n\n", attached);
+    Ok(())
+}

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The dma-buf file and dentry operations.
+//!
+//! The tables are built in `sys/pseudo_fs.rs` from [`DmaBufFile`]'s
+//! implementation of [`FileOps`]; each operation delegates to the buffer.
+
+use crate::dma_buf::DmaBuf;
+use crate::sys::poll_slot::PollRequest;
+use crate::sys::pseudo_fs::FileOps;
+use crate::uapi::dma_buf::DMA_BUF_NAME_LEN;
+use kernel::fs::File;
+use kernel::mm::virt::VmaNew;
+use kernel::prelude::*;
+use kernel::seq_file::{seq_print, SeqFile};
+
+/// `SEEK_SET`.
+const SEEK_SET: i32 = 0;
+/// `SEEK_END`.
+const SEEK_END: i32 = 2;
+
+/// The operations of a dma-buf's file.
+pub(crate) struct DmaBufFile;
+
+impl FileOps for DmaBufFile {
+    fn release(buf: &DmaBuf) {
+        buf.file_released();
+    }
+
+    fn mmap(buf: &DmaBuf, vma: &VmaNew) -> Result {
+        buf.mmap(vma)
+    }
+
+    /// Only `SEEK_SET` and `SEEK_END`, to offset 0 (the size is found so).
+    fn llseek(buf: &DmaBuf, offset: i64, whence: i32) -> Result<i64> {
+        let base = match whence {
+            SEEK_END => i64::try_from(buf.size()).map_err(|_| EINVAL)?,
+            SEEK_SET => 0,
+            _ => return Err(EINVAL),
+        };
+        if offset != 0 {
+            return Err(EINVAL);
+        }
+        Ok(base)
+    }
+
+    fn poll(buf: &DmaBuf, file: &File, pt: &PollRequest<'_>) -> u32 {
+        buf.poll(file, pt)
+    }
+
+    fn ioctl(buf: &DmaBuf, cmd: u32, arg: usize) -> Result<i32> {
+        super::ioctl::dispatch(buf, cmd, arg)
+    }
+
+    fn show_fdinfo(buf: &DmaBuf, _file: &File, m: &SeqFile) {
+        let mut name = [0u8; DMA_BUF_NAME_LEN];
+        let len = buf.copy_name(&mut name);
+        // SAFETY: fdinfo is shown for an open file, so it is not released.
+        let count = unsafe { buf.file_count() } - 1;
+        seq_print!(m, "size:\t{}\n", buf.size());
+        seq_print!(m, "count:\t{}\n", count);
+        seq_print!(m, "exp_name:\t{}\n", exp_name(buf));
+        if let Some(len) = len {
+            seq_print!(
+                m,
+                "name:\t{}\n",
+                core::str::from_utf8(&name[..len]).unwrap_or("?")
+            );
+        }
+    }
+
+    /// `/<dentry name>:<buffer name>`, as `/proc/<pid>/fd` shows it.
+    fn dname(buf: &DmaBuf, base: &[u8], out: &mut [u8]) -> Result<usize> {
+        let mut name = [0u8; DMA_BUF_NAME_LEN];
+        let len = buf.copy_name(&mut name).unwrap_or(0);
+        let mut at = 0;
+        for part in [b"/", base, b":", &name[..len]] {
+            out.get_mut(at..at + part.len())
+                .ok_or(ENAMETOOLONG)?
+                .copy_from_slice(part);
+            at += part.len();
+        }
+        Ok(at)
+    }
+
+    unsafe fn dentry_release(buf: &DmaBuf) {
+        // SAFETY: The dentry, the last user, is dying (caller's contract).
+        unsafe { buf.release() };
+    }
+}
+
+/// The exporter name as C prints it (`(null)` when missing).
+pub(crate) fn exp_name(buf: &DmaBuf) -> &str {
+    match buf.exp_name() {
+        Some(n) => n.to_str().unwrap_or("?"),
+        None => "(null)",
+    }
+}

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The dma-heap framework and this module's heaps: an exporter built on the
+//! safe API of [`crate::dma_buf`].
+//!
+//! - [`registry`]: every heap by name and minor, with its
+//!   `/dev/dma_heap/<name>` node; [`exports`]: `dma_heap_add` and friends
+//!   for C heaps; [`device`]: the node's `open` and `DMA_HEAP_IOCTL_ALLOC`;
+//! - [`kind`]: how this module's heaps plug into the registry;
+//! - [`buffer`]: the buffer both heaps export (an `Exporter`);
+//! - [`system`] and [`cma`]: the allocation policies.
+//!
+//! A heap allocation goes: the node's ioctl (`sys/cdev.rs`) →
+//! [`device::dispatch`] → the heap's `allocate` (`kind::allocate_tramp`
+//! for the heaps here) → [`kind::HeapKind::allocate`] →
+//! [`buffer::HeapBuffer::export`].
+
+pub(crate) mod buffer;
+pub(crate) mod cma;
+pub(crate) mod device;
+pub(crate) mod exports;
+pub(crate) mod kind;
+pub(crate) mod registry;
+pub(crate) mod system;
+
+use crate::sys::cdev::Region;
+use kernel::prelude::*;
+use kind::{add, Entry};
+
+/// The heap framework and this module's heaps, from module init to exit.
+///
+/// Fields drop in order: first the registry (every heap and node goes, so
+/// no allocation can reach the heap data), then the heap data.
+pub(crate) struct Heaps {
+    _registry: RegistryGuard,
+    _system: Option<KBox<Entry<system::SystemHeap>>>,
+    _cma: KVec<KBox<Entry<cma::CmaHeap>>>,
+}
+
+/// Removes every heap and the char device region on drop.
+struct RegistryGuard;
+
+impl Drop for RegistryGuard {
+    fn drop(&mut self) {
+        registry::exit();
+    }
+}
+
+impl Heaps {
+    /// Sets up the framework and registers the system heap and one CMA heap
+    /// per area (upstream registers them at boot and never removes them).
+    pub(crate) fn register() -> Result<Heaps> {
+        registry::init();
+        let region =
+            Region::new::<device::HeapDevice>(c"dma_heap", registry::NUM_HEAP_MINORS as u32)?;
+        registry::set_region(region);
+        let registry = RegistryGuard;
+        let system = Some(add(c"system", system::SystemHeap)?);
+        let areas = cma::areas()?;
+        let mut cma = KVec::with_capacity(areas.len(), GFP_KERNEL)?;
+        for (name, area) in areas {
+            // Room reserved above: a registered entry is never dropped here.
+            cma.push(add(name, cma::CmaHeap(area))?, GFP_KERNEL)?;
+        }
+        Ok(Heaps {
+            _registry: registry,
+            _system: system,
+            _cma: cma,
+        })
+    }
+}

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The `/dev/dma_heap/<name>` nodes: `open` finds the heap, and
+//! `DMA_HEAP_IOCTL_ALLOC` decodes, checks and hands out the fd.
+//!
+//! Dispatch follows upstream exactly: only `_IOC_NR` selects the command
+//! (any number but 0 is `EINVAL`), the argument may be smaller or larger
+//! than ours (copy what came, zero-fill the rest, copy back what the
+//! caller's size says), and the new fd is reserved, copied out, and
+//! installed only once the copy succeeded.
+
+use super::registry::{self, DmaHeap};
+use crate::dma_buf::DmaBuf;
+use crate::sys::cdev::ChrdevOps;
+use crate::sys::pages::PAGE_SIZE;
+use crate::uapi::dma_heap::*;
+use kernel::fs::file::FileDescriptorReservation;
+use kernel::ioctl::{_IOC_NR, _IOC_SIZE};
+use kernel::prelude::*;
+use kernel::transmute::{AsBytes, FromBytes};
+use kernel::uaccess::{UserPtr, UserSlice};
+
+const IOC_IN: u32 = 1 << 30;
+const IOC_OUT: u32 = 2 << 30;
+
+/// The largest argument kept on the stack, as upstream (bigger is kmalloc'ed).
+const STACK_KDATA: usize = 128;
+
+/// The operations of the heap device nodes.
+pub(crate) struct HeapDevice;
+
+impl ChrdevOps for HeapDevice {
+    type Target = DmaHeap;
+    const CLASS: &'static CStr = c"dma_heap";
+    const DEVNODE_FMT: &'static CStr = c"dma_heap/%s";
+
+    fn open(minor: u32) -> Result<&'static DmaHeap> {
+        registry::lookup(minor)
+    }
+
+    fn ioctl(heap: &DmaHeap, cmd: u32, arg: usize) -> Result<i32> {
+        dispatch(heap, cmd, arg)
+    }
+}
+
+/// Handles an ioctl on a heap file.
+pub(crate) fn dispatch(heap: &DmaHeap, ucmd: u32, arg: usize) -> Result<i32> {
+    // Only the command number is looked at; there is one command.
+    if _IOC_NR(ucmd) >= 1 {
+        return Err(EINVAL);
+    }
+    let kcmd = DMA_HEAP_IOCTL_ALLOC;
+    let out_size = if ucmd & kcmd & IOC_OUT != 0 {
+        _IOC_SIZE(ucmd)
+    } else {
+        0
+    };
+    let in_size = if ucmd & kcmd & IOC_IN != 0 {
+        _IOC_SIZE(ucmd)
+    } else {
+        0
+    };
+    let ksize = in_size.max(out_size).max(_IOC_SIZE(kcmd));
+    let mut stack = [0u8; STACK_KDATA];
+    let mut big = KVec::<u8>::new();
+    let kdata: &mut [u8] = if ksize > STACK_KDATA {
+        big.resize(ksize, 0, GFP_KERNEL)?;
+        &mut big
+    } else {
+        &mut stack[..ksize]
+    };
+    let (mut reader, mut writer) =
+        UserSlice::new(UserPtr::from_addr(arg), ksize.max(1)).reader_writer();
+    reader.read_slice(&mut kdata[..in_size])?;
+    let n = core::mem::size_of::<DmaHeapAllocationData>();
+    let mut data = DmaHeapAllocationData::from_bytes(&kdata[..n])
+        .copied()
+        .ok_or(EINVAL)?;
+
+    let buf = allocate(heap, &data)?;
+    let fd = FileDescriptorReservation::get_unused_fd_flags(data.fd_flags)?;
+    data.fd = fd.reserved_fd();
+    kdata[..n].copy_from_slice(data.as_bytes());
+    writer.write_slice(&kdata[..out_size]).map_err(|_| EFAULT)?;
+    fd.fd_install(DmaBuf::into_file(buf));
+    Ok(0)
+}
+
+/// Checks the request and allocates.
+fn allocate(
+    heap: &DmaHeap,
+    data: &DmaHeapAllocationData,
+) -> Result<kernel::sync::aref::ARef<DmaBuf>> {
+    if data.fd != 0 {
+        return Err(EINVAL);
+    }
+    if data.fd_flags & !DMA_HEAP_VALID_FD_FLAGS != 0 {
+        return Err(EINVAL);
+    }
+    if data.heap_flags & !DMA_HEAP_VALID_HEAP_FLAGS != 0 {
+        return Err(EINVAL);
+    }
+    let page = PAGE_SIZE as u64;
+    let len = match data.len.checked_add(page - 1) {
+        Some(l) => l & !(page - 1),
+        None => 0,
+    };
+    if len == 0 {
+        return Err(EINVAL);
+    }
+    let len = usize::try_from(len).map_err(|_| ENOMEM)?;
+    heap.allocate(len, data.fd_flags, data.heap_flags)
+}

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The exported C API of the heap framework (`EXPORT_SYMBOL_NS_GPL(..,
+//! "DMA_BUF_HEAP")`, the export lines are in `sys/glue.c`).
+
+use super::registry::{self, DmaHeap, DmaHeapOps};
+use kernel::ffi::{c_char, c_void};
+
+/// `struct dma_heap_export_info`.
+#[repr(C)]
+pub(crate) struct DmaHeapExportInfo {
+    /// Heap name (device node name); must outlive the heap.
+    pub(crate) name: *const c_char,
+    /// The operations.
+    pub(crate) ops: *const DmaHeapOps,
+    /// Exporter data.
+    pub(crate) priv_: *mut c_void,
+}
+
+/// `dma_heap_add`: registers a heap and creates `/dev/dma_heap/<name>`.
+///
+/// # Safety
+///
+/// `info` must point to a valid export info whose `name` is NULL or a
+/// string and whose `ops` is NULL or a table, valid until module exit.
+#[no_mangle]
+unsafe extern "C" fn dma_heap_add(info: *const DmaHeapExportInfo) -> *mut DmaHeap {
+    // SAFETY: A valid export info, by the C contract.
+    let info = unsafe { &*info };
+    // SAFETY: As above.
+    match unsafe { registry::add(info.name, info.ops, info.priv_) } {
+        Ok(h) => core::ptr::from_ref(h).cast_mut(),
+        Err(e) => e.to_ptr(),
+    }
+}
+
+/// `dma_heap_get_drvdata`: the heap's exporter data.
+///
+/// # Safety
+///
+/// `heap` must be a heap registered by [`dma_heap_add`].
+#[no_mangle]
+unsafe extern "C" fn dma_heap_get_drvdata(heap: *mut DmaHeap) -> *mut c_void {
+    // SAFETY: A registered heap by the C contract.
+    unsafe { &*heap }.priv_data()
+}
+
+/// `dma_heap_get_name`: the heap's name.
+///
+/// # Safety
+///
+/// `heap` must be a heap registered by [`dma_heap_add`].
+#[no_mangle]
+unsafe extern "C" fn dma_heap_get_name(heap: *mut DmaHeap) -> *const c_char {
+    // SAFETY: A registered heap by the C contract.
+    unsafe { &*heap }.name_ptr()
+}

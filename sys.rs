@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Bottom layer: safe wrappers over the C types this crate needs and the
+//! 7.3 `kernel` crate lacks.
+//!
+//! These files are the only ones in the crate that name `bindings::`
+//! (`scripts/check-layers.sh` enforces it). Each wraps one C concept in a
+//! type whose safe methods cannot be misused and whose `unsafe` methods say
+//! what the caller must guarantee; nothing here knows about the dma-buf
+//! rules (which entry point takes which lock, when to pin, what to cache):
+//! those are in [`crate::dma_buf`].
+//!
+//! The few C static inline functions and macros the bindings cannot reach
+//! are one-line wrappers in `sys/glue.c`, declared in [`glue`].
+
+pub(crate) mod attachment;
+pub(crate) mod buf_list;
+pub(crate) mod cdev;
+pub(crate) mod cma;
+pub(crate) mod debugfs;
+pub(crate) mod dma_buf;
+pub(crate) mod dma_buf_ops;
+pub(crate) mod export_info;
+pub(crate) mod fence;
+pub(crate) mod iosys_map;
+pub(crate) mod module_ref;
+pub(crate) mod pages;
+pub(crate) mod poll_slot;
+pub(crate) mod pseudo_fs;
+pub(crate) mod resv;
+pub(crate) mod sg_table;
+pub(crate) mod vma;
+
+/// This module, for the `owner` of operation tables (an open file then
+/// pins it).
+const fn this_module() -> *mut kernel::bindings::module {
+    <crate::LocalModule as kernel::ModuleMetadata>::THIS_MODULE.as_ptr()
+}
+
+/// Declarations of the one-line C wrappers in `sys/glue.c`.
+mod glue {
+    use kernel::bindings;
+    use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
+
+    // Bindgen gives some kernel structs zero-sized opaque members, which
+    // the lint flags; these are pointers to C objects, never values.
+    #[allow(improper_ctypes)]
+    extern "C" {
+        pub(crate) fn dmabuf_rs_fence_put(fence: *mut bindings::dma_fence);
+        pub(crate) fn dmabuf_rs_fence_get(
+            fence: *mut bindings::dma_fence,
+        ) -> *mut bindings::dma_fence;
+        pub(crate) fn dmabuf_rs_sync_file_create(
+            fence: *mut bindings::dma_fence,
+        ) -> *mut bindings::file;
+        pub(crate) fn sync_file_get_fence(fd: c_int) -> *mut bindings::dma_fence;
+        pub(crate) fn dma_fence_unwrap_first(
+            head: *mut bindings::dma_fence,
+            cursor: *mut super::fence::UnwrapCursor,
+        ) -> *mut bindings::dma_fence;
+        pub(crate) fn dma_fence_unwrap_next(
+            cursor: *mut super::fence::UnwrapCursor,
+        ) -> *mut bindings::dma_fence;
+        pub(crate) fn dmabuf_rs_resv_usage_rw(write: bool) -> c_uint;
+        pub(crate) fn dmabuf_rs_resv_assert_held(resv: *mut bindings::dma_resv);
+        pub(crate) fn dmabuf_rs_resv_might_lock(resv: *mut bindings::dma_resv);
+        pub(crate) fn dmabuf_rs_resv_lock_interruptible(resv: *mut bindings::dma_resv) -> c_int;
+        pub(crate) fn dmabuf_rs_file_count(file: *mut bindings::file) -> c_long;
+        pub(crate) fn dmabuf_rs_poll_requested_events(
+            pt: *mut bindings::poll_table_struct,
+        ) -> c_uint;
+        pub(crate) fn dmabuf_rs_wq_lock_irqsave(wq: *mut bindings::wait_queue_head) -> c_ulong;
+        pub(crate) fn dmabuf_rs_wq_unlock_irqrestore(
+            wq: *mut bindings::wait_queue_head,
+            flags: c_ulong,
+        );
+        pub(crate) fn dmabuf_rs_wake_up_locked_poll(
+            wq: *mut bindings::wait_queue_head,
+            events: c_uint,
+        );
+        pub(crate) fn dmabuf_rs_init_waitqueue_head(wq: *mut bindings::wait_queue_head);
+        pub(crate) fn dmabuf_rs_spin_lock_init(lock: *mut bindings::spinlock_t);
+        pub(crate) fn dmabuf_rs_vma_pages(vma: *mut bindings::vm_area_struct) -> c_ulong;
+        pub(crate) fn dmabuf_rs_vm_flags_set(vma: *mut bindings::vm_area_struct, flags: c_ulong);
+        pub(crate) fn dmabuf_rs_list_add(
+            entry: *mut bindings::list_head,
+            head: *mut bindings::list_head,
+        );
+        pub(crate) fn dmabuf_rs_list_del(entry: *mut bindings::list_head);
+        pub(crate) fn dmabuf_rs_sg_set_page(
+            sg: *mut bindings::scatterlist,
+            page: *mut bindings::page,
+            len: c_uint,
+            offset: c_uint,
+        );
+        pub(crate) fn dmabuf_rs_sg_set_dma_only(
+            sg: *mut bindings::scatterlist,
+            addr: bindings::dma_addr_t,
+            len: c_uint,
+        );
+        pub(crate) fn dmabuf_rs_iminor(inode: *mut bindings::inode) -> c_uint;
+        pub(crate) fn dmabuf_rs_page_to_pfn(page: *mut bindings::page) -> c_ulong;
+        pub(crate) fn dmabuf_rs_pfn_to_page(pfn: c_ulong) -> *mut bindings::page;
+        pub(crate) fn dmabuf_rs_vmap_pages(
+            pages: *mut *mut bindings::page,
+            count: c_uint,
+        ) -> *mut core::ffi::c_void;
+        pub(crate) fn dmabuf_rs_vunmap(addr: *const core::ffi::c_void);
+        pub(crate) fn dmabuf_rs_init_pseudo(
+            fc: *mut bindings::fs_context,
+            magic: c_ulong,
+            dops: *const bindings::dentry_operations,
+        ) -> c_int;
+        pub(crate) fn dmabuf_rs_page_address(page: *mut bindings::page) -> *mut core::ffi::c_void;
+        pub(crate) fn dmabuf_rs_default_cma() -> *mut bindings::cma;
+        pub(crate) fn dmabuf_rs_sync_for_cpu(
+            dev: *mut bindings::device,
+            sgt: *mut bindings::sg_table,
+            dir: bindings::dma_data_direction,
+        );
+        pub(crate) fn dmabuf_rs_sync_for_device(
+            dev: *mut bindings::device,
+            sgt: *mut bindings::sg_table,
+            dir: bindings::dma_data_direction,
+        );
+        pub(crate) fn dmabuf_rs_fatal_signal_pending() -> bool;
+        pub(crate) fn dmabuf_rs_cma_alignment() -> c_uint;
+        pub(crate) fn dmabuf_rs_mem_accounting() -> bool;
+        pub(crate) fn cma_alloc(
+            cma: *mut bindings::cma,
+            count: c_ulong,
+            align: c_uint,
+            no_warn: bool,
+        ) -> *mut bindings::page;
+        pub(crate) fn cma_release(
+            cma: *mut bindings::cma,
+            pages: *const bindings::page,
+            count: c_ulong,
+        ) -> bool;
+        pub(crate) fn cma_get_name(cma: *const bindings::cma) -> *const kernel::ffi::c_char;
+        pub(crate) fn dma_contiguous_get_area_by_idx(idx: c_uint) -> *mut bindings::cma;
+    }
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Prototypes of the sys/glue.c wrappers; Rust declares them in sys.rs. */
+#ifndef DMABUF_RS_GLUE_H
+#define DMABUF_RS_GLUE_H
+
+#include <linux/dma-buf.h>
+#include <linux/poll.h>
+
+struct cma;
+
+void dmabuf_rs_fence_put(struct dma_fence *fence);
+struct dma_fence *dmabuf_rs_fence_get(struct dma_fence *fence);
+unsigned int dmabuf_rs_resv_usage_rw(bool write);
+void dmabuf_rs_resv_assert_held(struct dma_resv *resv);
+void dmabuf_rs_resv_might_lock(struct dma_resv *resv);
+int dmabuf_rs_resv_lock_interruptible(struct dma_resv *resv);
+long dmabuf_rs_file_count(struct file *file);
+__poll_t dmabuf_rs_poll_requested_events(poll_table *pt);
+unsigned long dmabuf_rs_wq_lock_irqsave(wait_queue_head_t *wq);
+void dmabuf_rs_wq_unlock_irqrestore(wait_queue_head_t *wq, unsigned long f);
+void dmabuf_rs_wake_up_locked_poll(wait_queue_head_t *wq, __poll_t events);
+void dmabuf_rs_init_waitqueue_head(wait_queue_head_t *wq);
+void dmabuf_rs_spin_lock_init(spinlock_t *lock);
+unsigned long dmabuf_rs_vma_pages(struct vm_area_struct *vma);
+void dmabuf_rs_vm_flags_set(struct vm_area_struct *vma, unsigned long flags);
+void dmabuf_rs_list_add(struct list_head *entry, struct list_head *head);
+void dmabuf_rs_list_del(struct list_head *entry);
+void dmabuf_rs_sg_set_page(struct scatterlist *sg, struct page *page, unsigned int len, unsigned int offset);
+void *dmabuf_rs_vmap_pages(struct page **pages, unsigned int count);
+unsigned int dmabuf_rs_iminor(struct inode *inode);
+unsigned long dmabuf_rs_page_to_pfn(struct page *page);
+struct page *dmabuf_rs_pfn_to_page(unsigned long pfn);
+void *dmabuf_rs_page_address(struct page *page);
+struct cma *dmabuf_rs_default_cma(void);
+void dmabuf_rs_sync_for_cpu(struct device *dev, struct sg_table *sgt, enum dma_data_direction dir);
+void dmabuf_rs_sync_for_device(struct device *dev, struct sg_table *sgt, enum dma_data_direction dir);
+bool dmabuf_rs_fatal_signal_pending(void);
+unsigned int dmabuf_rs_cma_alignment(void);
+bool dmabuf_rs_mem_accounting(void);
+struct file *dmabuf_rs_sync_file_create(struct dma_fence *fence);
+void dmabuf_rs_sg_set_dma_only(struct scatterlist *sg, dma_addr_t addr, unsigned int len);
+
+void dmabuf_rs_vunmap(const void *addr);
+int dmabuf_rs_init_pseudo(struct fs_context *fc, unsigned long magic,
+			  const struct dentry_operations *dops);
+
+#endif

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Physically contiguous page chunks (from the buddy allocator or a CMA
+//! area) and kernel mappings of them.
+//!
+//! C headers: [`include/linux/gfp.h`](srctree/include/linux/gfp.h),
+//! [`include/linux/vmalloc.h`](srctree/include/linux/vmalloc.h)
+//!
+//! The `kernel` crate's `Page` is one order-0 page; heaps need high-order
+//! and CMA chunks, so [`Chunk`] owns `count` contiguous pages and frees
+//! them to where they came from.
+
+use super::glue;
+use core::ptr::NonNull;
+use kernel::alloc::KVVec;
+use kernel::bindings;
+use kernel::prelude::*;
+
+/// The page size.
+pub(crate) const PAGE_SIZE: usize = bindings::PAGE_SIZE;
+
+/// Page allocation flags (`gfp_t`) beyond those of `kernel::alloc::flags`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Gfp(bindings::gfp_t);
+
+impl Gfp {
+    const fn bit(b: u32) -> Gfp {
+        Gfp(1 << b)
+    }
+    /// `__GFP_ZERO`.
+    pub(crate) const ZERO: Gfp = Gfp::bit(bindings::___GFP_ZERO_BIT);
+    /// `__GFP_NOWARN`.
+    pub(crate) const NOWARN: Gfp = Gfp::bit(bindings::___GFP_NOWARN_BIT);
+    /// `__GFP_NORETRY`.
+    pub(crate) const NORETRY: Gfp = Gfp::bit(bindings::___GFP_NORETRY_BIT);
+    /// `__GFP_COMP`.
+    pub(crate) const COMP: Gfp = Gfp::bit(bindings::___GFP_COMP_BIT);
+    /// `__GFP_ACCOUNT`.
+    pub(crate) const ACCOUNT: Gfp = Gfp::bit(bindings::___GFP_ACCOUNT_BIT);
+    /// `__GFP_RECLAIM` (direct and kswapd reclaim).
+    pub(crate) const RECLAIM: Gfp = Gfp(Gfp::bit(bindings::___GFP_DIRECT_RECLAIM_BIT).0
+        | Gfp::bit(bindings::___GFP_KSWAPD_RECLAIM_BIT).0);
+    /// `GFP_HIGHUSER`: `GFP_USER | __GFP_HIGHMEM`.
+    pub(crate) const HIGHUSER: Gfp = Gfp(Gfp::RECLAIM.0
+        | Gfp::bit(bindings::___GFP_IO_BIT).0
+        | Gfp::bit(bindings::___GFP_FS_BIT).0
+        | Gfp::bit(bindings::___GFP_HARDWALL_BIT).0
+        | Gfp::bit(bindings::___GFP_HIGHMEM_BIT).0);
+
+    /// Both sets of flags.
+    pub(crate) const fn with(self, other: Gfp) -> Gfp {
+        Gfp(self.0 | other.0)
+    }
+
+    /// These flags without `other`.
+    pub(crate) const fn without(self, other: Gfp) -> Gfp {
+        Gfp(self.0 & !other.0)
+    }
+}
+
+/// The `mem_accounting` parameter (`dma_heap.mem_accounting` upstream):
+/// charge heap memory to the allocating task's memory cgroup.
+pub(crate) fn mem_accounting() -> bool {
+    // SAFETY: Reads a module parameter.
+    unsafe { glue::dmabuf_rs_mem_accounting() }
+}
+
+/// Whether the current task has a fatal signal pending.
+pub(crate) fn fatal_signal_pending() -> bool {
+    // SAFETY: Reads the current task's state.
+    unsafe { glue::dmabuf_rs_fatal_signal_pending() }
+}
+
+/// Where a chunk's pages go back to.
+pub(super) enum Source {
+    /// `alloc_pages` of this order (a compound page when order > 0).
+    Buddy(u32),
+    /// A CMA allocation from this area.
+    Cma(NonNull<bindings::cma>),
+}
+
+/// `count` physically contiguous pages starting at `page`.
+///
+/// # Invariants
+///
+/// `page` is the first of `count` contiguous, allocated pages, which this
+/// object owns and frees according to `source`.
+pub(crate) struct Chunk {
+    page: NonNull<bindings::page>,
+    count: usize,
+    source: Source,
+}
+
+// SAFETY: Pages may be freed from any thread.
+unsafe impl Send for Chunk {}
+// SAFETY: The chunk is immutable once allocated.
+unsafe impl Sync for Chunk {}
+
+impl Chunk {
+    /// Takes ownership of freshly allocated pages.
+    ///
+    /// # Safety
+    ///
+    /// `page` must be the first of `count` contiguous pages allocated as
+    /// `source` says, whose ownership passes to the chunk.
+    pub(super) unsafe fn from_raw(
+        page: NonNull<bindings::page>,
+        count: usize,
+        source: Source,
+    ) -> Self {
+        // INVARIANT: By the safety requirements.
+        Chunk {
+            page,
+            count,
+            source,
+        }
+    }
+
+    /// Allocates `2^order` pages from the buddy allocator with `gfp`.
+    pub(crate) fn alloc_order(order: u32, gfp: Gfp) -> Option<Chunk> {
+        // SAFETY: Any order and flag combination is allowed.
+        let page = unsafe { bindings::alloc_pages(gfp.0, order) };
+        // SAFETY: A new allocation of 2^order pages.
+        NonNull::new(page).map(|p| unsafe { Chunk::from_raw(p, 1 << order, Source::Buddy(order)) })
+    }
+
+    /// The number of pages.
+    pub(crate) fn pages(&self) -> usize {
+        self.count
+    }
+
+    /// The byte length.
+    pub(crate) fn len(&self) -> usize {
+        self.count * PAGE_SIZE
+    }
+
+    /// The raw first page (for tables).
+    pub(super) fn first_page(&self) -> *mut bindings::page {
+        self.page.as_ptr()
+    }
+
+    /// The page frame number of the `n`-th page.
+    pub(crate) fn pfn(&self, n: usize) -> usize {
+        // SAFETY: A valid page.
+        let first = unsafe { glue::dmabuf_rs_page_to_pfn(self.page.as_ptr()) } as usize;
+        first + n
+    }
+
+    /// Zeroes the chunk in one extent through the linear map (64-bit
+    /// kernels have no highmem).
+    pub(crate) fn zero(&self) {
+        // SAFETY: The pages are contiguous and ours; the linear map covers
+        // them; nobody else can see them yet.
+        unsafe {
+            let va = glue::dmabuf_rs_page_address(self.page.as_ptr());
+            core::ptr::write_bytes(va.cast::<u8>(), 0, self.len());
+        }
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        match self.source {
+            // SAFETY: Allocated by `alloc_pages` with this order.
+            Source::Buddy(order) => unsafe { bindings::__free_pages(self.page.as_ptr(), order) },
+            // SAFETY: Allocated by `cma_alloc` from this area.
+            Source::Cma(cma) => unsafe {
+                glue::cma_release(cma.as_ptr(), self.page.as_ptr(), self.count);
+            },
+        }
+    }
+}
+
+/// A contiguous kernel mapping of every page of some chunks (`vmap`);
+/// unmapped on drop.
+///
+/// # Invariants
+///
+/// `addr` is a `vmap` of the chunks' pages, owned by this object; the
+/// chunks' owner keeps them allocated while it exists.
+pub(crate) struct PageVmap {
+    addr: NonNull<u8>,
+}
+
+// SAFETY: A kernel mapping may be used and removed from any thread.
+unsafe impl Send for PageVmap {}
+// SAFETY: The mapping itself is immutable.
+unsafe impl Sync for PageVmap {}
+
+impl PageVmap {
+    /// Maps every page of `chunks`, in order. The page array is
+    /// vmalloc-backed when large, so a big buffer of small chunks does not
+    /// need a high-order allocation.
+    ///
+    /// # Safety
+    ///
+    /// The chunks must outlive the mapping.
+    pub(crate) unsafe fn new(chunks: &[Chunk]) -> Result<Self> {
+        let total: usize = chunks.iter().map(Chunk::pages).sum();
+        let mut pages: KVVec<*mut bindings::page> = KVVec::with_capacity(total, GFP_KERNEL)?;
+        for c in chunks {
+            // SAFETY: A valid page of a chunk.
+            let first = unsafe { glue::dmabuf_rs_page_to_pfn(c.first_page()) };
+            for i in 0..c.pages() {
+                pages.push(
+                    // SAFETY: The chunk's pages are contiguous frames.
+                    unsafe { glue::dmabuf_rs_pfn_to_page(first + i) },
+                    GFP_KERNEL,
+                )?;
+            }
+        }
+        let count = u32::try_from(total)?;
+        // SAFETY: `pages` holds `count` valid pages; the flags are standard.
+        let va = unsafe { glue::dmabuf_rs_vmap_pages(pages.as_mut_ptr(), count) };
+        // INVARIANT: A new mapping of `total` pages.
+        Ok(PageVmap {
+            addr: NonNull::new(va.cast()).ok_or(ENOMEM)?,
+        })
+    }
+
+    /// The kernel address.
+    pub(crate) fn addr(&self) -> *mut u8 {
+        self.addr.as_ptr()
+    }
+}
+
+impl Drop for PageVmap {
+    fn drop(&mut self) {
+        // SAFETY: Our mapping, by the type invariant.
+        unsafe { glue::dmabuf_rs_vunmap(self.addr.as_ptr().cast()) };
+    }
+}

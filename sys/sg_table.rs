@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Scatter-gather tables passed between exporters and importers, and their
+//! DMA mappings.
+//!
+//! C header: [`include/linux/scatterlist.h`](srctree/include/linux/scatterlist.h)
+//!
+//! Three resources, one type each:
+//! - [`MappedTable`]: the table an exporter's `map_dma_buf` returned, owned
+//!   by the importer until it hands it back to `unmap_dma_buf`;
+//! - [`OwnedTable`]: a kmalloc'ed table a Rust exporter builds over its
+//!   pages; freed on drop;
+//! - [`DeviceTable`]: an [`OwnedTable`]'s DMA mapping for one device;
+//!   unmapped on drop (and it holds the device, so it cannot outlive it).
+//!
+//! The kernel's `SGTable<Owned>` maps pages it owns for a bound device
+//! under `Devres`; here the table's ownership crosses the C ABI (the
+//! importer keeps the pointer between map and unmap), so it is wrapped
+//! this way instead.
+
+use super::attachment::Attachment;
+use super::glue;
+use super::pages::Chunk;
+use core::ptr::NonNull;
+use kernel::bindings;
+use kernel::device::Device;
+use kernel::dma::DataDirection;
+use kernel::error::to_result;
+use kernel::prelude::*;
+use kernel::scatterlist::SGTable;
+use kernel::sync::aref::ARef;
+
+/// A table handed from an exporter to an importer.
+///
+/// # Invariants
+///
+/// `ptr` is a valid table owned by whoever holds this handle (the importer
+/// between map and unmap).
+pub(crate) struct MappedTable {
+    ptr: NonNull<bindings::sg_table>,
+}
+
+// SAFETY: A handle to memory owned by its holder, usable from any thread.
+unsafe impl Send for MappedTable {}
+
+impl MappedTable {
+    /// Takes over a table pointer; `None` for NULL.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be NULL or a valid table whose ownership passes to the
+    /// handle (it came from `map_dma_buf`, or from [`MappedTable::into_raw`]).
+    pub(crate) unsafe fn from_raw(ptr: *mut SGTable) -> Option<Self> {
+        // INVARIANT: By the safety requirements.
+        NonNull::new(ptr.cast()).map(|ptr| MappedTable { ptr })
+    }
+
+    /// Gives the table up to C (the importer).
+    pub(crate) fn into_raw(self) -> *mut SGTable {
+        self.ptr.as_ptr().cast()
+    }
+
+    /// Borrows the table.
+    pub(crate) fn table(&self) -> &SGTable {
+        // SAFETY: Valid and owned by the type invariant; the exporter does
+        // not change it while it is mapped.
+        unsafe { SGTable::from_raw(self.ptr.as_ptr()) }
+    }
+
+    /// Makes the `CONFIG_DMABUF_DEBUG` copy of the table for an importer:
+    /// the same DMA addresses and lengths, but no page links, so an importer
+    /// that touches `struct page` through it is caught. The original is
+    /// kept inside and given back by [`MappedTable::undo_dma_only_copy`].
+    pub(crate) fn dma_only_copy(self) -> Result<Self, (Error, Self)> {
+        let copy = match KBox::new(
+            DmaOnlyCopy {
+                original: self.ptr,
+                // SAFETY: Zero is a valid empty `sg_table`.
+                copy: unsafe { core::mem::zeroed() },
+            },
+            GFP_KERNEL,
+        ) {
+            Ok(c) => KBox::into_raw(c),
+            Err(e) => return Err((e.into(), self)),
+        };
+        // SAFETY: `copy` is ours; the original is a valid, mapped table.
+        unsafe {
+            let nents = (*self.ptr.as_ptr()).nents;
+            let ret = bindings::sg_alloc_table(&mut (*copy).copy, nents, bindings::GFP_KERNEL);
+            if ret != 0 {
+                drop(KBox::from_raw(copy));
+                return Err((Error::from_errno(ret), self));
+            }
+            let mut from = (*self.ptr.as_ptr()).sgl;
+            let mut to = (*copy).copy.sgl;
+            for _ in 0..nents {
+                glue::dmabuf_rs_sg_set_dma_only(
+                    to,
+                    bindings::sg_dma_address(from),
+                    bindings::sg_dma_len(from),
+                );
+                from = bindings::sg_next(from);
+                to = bindings::sg_next(to);
+            }
+            // INVARIANT: The copy is owned by the new handle.
+            Ok(MappedTable {
+                ptr: NonNull::new_unchecked(&mut (*copy).copy),
+            })
+        }
+    }
+
+    /// Frees a copy made by [`MappedTable::dma_only_copy`] and gives back
+    /// the original.
+    ///
+    /// # Safety
+    ///
+    /// `self` must come from [`MappedTable::dma_only_copy`].
+    pub(crate) unsafe fn undo_dma_only_copy(self) -> Self {
+        // SAFETY: `self` is the `copy` member of a `DmaOnlyCopy`.
+        unsafe {
+            let c = self
+                .ptr
+                .as_ptr()
+                .byte_sub(core::mem::offset_of!(DmaOnlyCopy, copy))
+                .cast::<DmaOnlyCopy>();
+            let original = (*c).original;
+            bindings::sg_free_table(self.ptr.as_ptr());
+            drop(KBox::from_raw(c));
+            // INVARIANT: The original passes back to the handle.
+            MappedTable { ptr: original }
+        }
+    }
+}
+
+/// The debug copy of a table and the exporter's original.
+#[repr(C)]
+struct DmaOnlyCopy {
+    original: NonNull<bindings::sg_table>,
+    copy: bindings::sg_table,
+}
+
+/// A kmalloc'ed table over pages, owned by a Rust exporter until it gives
+/// it to an importer.
+///
+/// # Invariants
+///
+/// `ptr` is a kmalloc'ed, allocated (`sg_alloc_table*`) table owned by
+/// this object.
+pub(crate) struct OwnedTable {
+    ptr: NonNull<bindings::sg_table>,
+}
+
+// SAFETY: The table is plain memory owned by this object.
+unsafe impl Send for OwnedTable {}
+
+impl OwnedTable {
+    fn alloc_empty() -> Result<NonNull<bindings::sg_table>> {
+        let t = KBox::new(
+            // SAFETY: Zero is a valid empty `sg_table`.
+            unsafe { core::mem::zeroed::<bindings::sg_table>() },
+            GFP_KERNEL,
+        )?;
+        // SAFETY: From `KBox::into_raw`, never NULL.
+        Ok(unsafe { NonNull::new_unchecked(KBox::into_raw(t)) })
+    }
+
+    /// Builds a table with one entry per chunk of contiguous pages.
+    pub(crate) fn from_chunks(chunks: &[Chunk]) -> Result<Self> {
+        let t = Self::alloc_empty()?;
+        let n = u32::try_from(chunks.len())?;
+        // SAFETY: `t` is ours and empty.
+        let ret = unsafe { bindings::sg_alloc_table(t.as_ptr(), n, bindings::GFP_KERNEL) };
+        if ret != 0 {
+            // SAFETY: Nothing was allocated inside; free the box.
+            drop(unsafe { KBox::from_raw(t.as_ptr()) });
+            return Err(Error::from_errno(ret));
+        }
+        // INVARIANT: Allocated above; from here on, drop frees it.
+        let table = OwnedTable { ptr: t };
+        // SAFETY: The table has one entry per chunk; each chunk's pages are
+        // contiguous and stay allocated while the table is used.
+        unsafe {
+            let mut sg = (*t.as_ptr()).sgl;
+            for c in chunks {
+                let len = u32::try_from(c.len())?;
+                glue::dmabuf_rs_sg_set_page(sg, c.first_page(), len, 0);
+                sg = bindings::sg_next(sg);
+            }
+        }
+        Ok(table)
+    }
+
+    /// Gives the table to an importer (through the core).
+    pub(crate) fn into_mapped(self) -> MappedTable {
+        let ptr = self.ptr;
+        core::mem::forget(self);
+        // INVARIANT: Ownership passes to the handle.
+        MappedTable { ptr }
+    }
+
+    /// Takes back a table that [`OwnedTable::into_mapped`] gave away.
+    ///
+    /// # Safety
+    ///
+    /// `t` must come from [`OwnedTable::into_mapped`].
+    pub(crate) unsafe fn from_mapped(t: MappedTable) -> Self {
+        // INVARIANT: By the safety requirements.
+        OwnedTable { ptr: t.ptr }
+    }
+
+    /// The number of entries.
+    pub(crate) fn nents(&self) -> u32 {
+        // SAFETY: Valid by the type invariant.
+        unsafe { (*self.ptr.as_ptr()).nents }
+    }
+}
+
+impl Drop for OwnedTable {
+    fn drop(&mut self) {
+        // SAFETY: Owned and allocated by the type invariant.
+        unsafe {
+            bindings::sg_free_table(self.ptr.as_ptr());
+            drop(KBox::from_raw(self.ptr.as_ptr()));
+        }
+    }
+}
+
+/// An [`OwnedTable`] DMA-mapped for one device; unmapped on drop.
+///
+/// # Invariants
+///
+/// `table` is mapped (`dma_map_sgtable`) for `dev` in direction `dir`, and
+/// stays allocated while this object lives (its owner unmaps first).
+pub(crate) struct DeviceTable {
+    dev: ARef<Device>,
+    table: NonNull<bindings::sg_table>,
+    dir: DataDirection,
+}
+
+// SAFETY: The mapping may be synced and unmapped from any thread.
+unsafe impl Send for DeviceTable {}
+// SAFETY: Syncing is safe to call concurrently.
+unsafe impl Sync for DeviceTable {}
+
+impl DeviceTable {
+    /// DMA-maps `table` for the device of `attach`.
+    pub(crate) fn map(attach: &Attachment, table: &OwnedTable, dir: DataDirection) -> Result<Self> {
+        let dev = attach.device();
+        // SAFETY: A live device and an allocated table.
+        to_result(unsafe {
+            bindings::dma_map_sgtable(Self::raw_dev(&dev), table.ptr.as_ptr(), dir.into(), 0)
+        })?;
+        // INVARIANT: Mapped just above.
+        Ok(DeviceTable {
+            dev,
+            table: table.ptr,
+            dir,
+        })
+    }
+
+    fn raw_dev(dev: &Device) -> *mut bindings::device {
+        // `Device` is a transparent wrapper of `struct device`.
+        core::ptr::from_ref(dev).cast_mut().cast()
+    }
+
+    /// Whether this is the mapping of `table`.
+    pub(crate) fn is_of(&self, table: &OwnedTable) -> bool {
+        self.table == table.ptr
+    }
+
+    /// Syncs the mapping for CPU access in `dir`.
+    pub(crate) fn sync_for_cpu(&self, dir: DataDirection) {
+        // SAFETY: A live mapping by the type invariant.
+        unsafe {
+            glue::dmabuf_rs_sync_for_cpu(Self::raw_dev(&self.dev), self.table.as_ptr(), dir.into())
+        };
+    }
+
+    /// Syncs the mapping back for the device in `dir`.
+    pub(crate) fn sync_for_device(&self, dir: DataDirection) {
+        // SAFETY: A live mapping by the type invariant.
+        unsafe {
+            glue::dmabuf_rs_sync_for_device(
+                Self::raw_dev(&self.dev),
+                self.table.as_ptr(),
+                dir.into(),
+            )
+        };
+    }
+}
+
+impl Drop for DeviceTable {
+    fn drop(&mut self) {
+        // SAFETY: Mapped with this device and direction (type invariant).
+        unsafe {
+            bindings::dma_unmap_sgtable(
+                Self::raw_dev(&self.dev),
+                self.table.as_ptr(),
+                self.dir.into(),
+                0,
+            )
+        };
+    }
+}
