@@ -30,6 +30,14 @@ out=$CACHE/check
 mkdir -p "$out"
 start=$(date +%s)
 
+# 0. The crate's shape: bindings only in sys/, layers used downwards, no
+# import cycles (scripts/check-layers.py).
+if python3 scripts/check-layers.py >"$out/layers.log" 2>&1; then
+	tap OK "crate layers: bindings only in sys/, no upward use, no import cycle ($(grep -o 'sys [0-9]* ([0-9]*%)' "$out/layers.log") of lines in sys/)"
+else
+	cat "$out/layers.log"; tap FAIL "crate layers (scripts/check-layers.py)"
+fi
+
 # 1. Build: host set-up, both debug kernels, test modules, test programs.
 for k in test stock-test; do
 	if ! scripts/build-kernel.sh "$k" >"$out/build-$k.log" 2>&1; then
