@@ -24,5 +24,10 @@ check:
 run:
 	@bash selftests/demo.sh
 
-.PHONY: modules clean check run
+# The Rust core against the C core on the non-debug kernels (not part of
+# check; see Documentation/benchmarks.rst).
+bench:
+	@bash selftests/bench/run-bench.sh
+
+.PHONY: modules clean check run bench
 endif

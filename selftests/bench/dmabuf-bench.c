@@ -1,0 +1,863 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The benchmark program of `make bench` (selftests/bench/run-bench.sh):
+ * operations B1-B10 of BENCHMARKS.md and their reference floors, run
+ * inside the guest on the stock (C) and on our (Rust) kernel. One static
+ * binary for both kernels; the same heap names exist on both.
+ *
+ *   dmabuf-bench icount|wall [--batches N]
+ *
+ * "icount" runs the CPU-bound rows (the guest runs under QEMU -icount, so
+ * CLOCK_MONOTONIC counts guest instructions), "wall" the memory-bound rows
+ * (zeroing, page touch) and the 2-thread row under plain TCG.
+ *
+ * Output, one record a line, read by run-bench.sh:
+ *   R,op,heap,size,batch,k,ns   one timed batch of k operations (ns in all)
+ *   I,key,value                 facts about the guest (clocksource, ...)
+ *   M,heap,count,field,bytes    B9 footprint: meminfo/slabinfo deltas
+ *   P,text                      progress
+ *   E,op,heap,size,text         an operation that could not be measured
+ * Nothing here judges the numbers: the host compares the kernels.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/dma-buf.h>
+#include <linux/dma-heap.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "../kmod/dmabuf_bench.h"
+
+#define KiB 1024UL
+#define MiB (1024UL * 1024)
+
+static const char *const heaps[] = { "system", "default_cma_region" };
+#define NHEAPS 2
+static int heap_fd[NHEAPS];
+static int nbatches = 30;	/* timed batches per row (BENCHMARKS.md: >= 30) */
+static int bench_dev = -1;	/* /dev/dmabuf_bench */
+static int errors;
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void emit(const char *op, const char *heap, size_t size, int batch, long k, uint64_t ns)
+{
+	printf("R,%s,%s,%zu,%d,%ld,%llu\n", op, heap, size, batch, k, (unsigned long long)ns);
+}
+
+static void fail(const char *op, const char *heap, size_t size, const char *what)
+{
+	printf("E,%s,%s,%zu,%s: %s\n", op, heap, size, what, strerror(errno));
+	errors++;
+}
+
+static void progress(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("P,");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+static int warmups(size_t size)
+{
+	return size >= 16 * MiB ? 1 : 3;
+}
+
+/* Operations per batch: about the same batch time for every size. */
+static long k_for(size_t size, long small)
+{
+	if (size <= 64 * KiB)
+		return small;
+	if (size <= MiB)
+		return small / 8 > 0 ? small / 8 : 1;
+	return 1;
+}
+
+static int heap_alloc(int h, size_t size)
+{
+	struct dma_heap_allocation_data d = {
+		.len = size, .fd_flags = O_RDWR | O_CLOEXEC,
+	};
+
+	if (ioctl(heap_fd[h], DMA_HEAP_IOCTL_ALLOC, &d))
+		return -1;
+	return (int)d.fd;
+}
+
+/* A generic timed batch: returns the batch's ns, or UINT64_MAX on error. */
+typedef uint64_t (*batch_fn)(void *ctx, long k);
+
+static void run(const char *op, const char *heap, size_t size, long k, batch_fn fn, void *ctx)
+{
+	int b, w = warmups(size);
+	uint64_t ns;
+
+	for (b = -w; b < nbatches; b++) {
+		ns = fn(ctx, k);
+		if (ns == UINT64_MAX) {
+			fail(op, heap, size, "operation failed");
+			return;
+		}
+		if (b >= 0)
+			emit(op, heap, size, b, k, ns);
+	}
+	fflush(stdout);
+}
+
+/* ---- floors ---- */
+
+struct fd_ctx {
+	int fd;
+	int fd2;
+	size_t size;
+	unsigned long arg;
+	char path[64];
+};
+
+static uint64_t b_unknown_ioctl(void *p, long k)
+{
+	struct fd_ctx *c = p;
+	uint64_t t0 = now_ns();
+	long i;
+
+	/* ENOTTY from a dma-buf, EINVAL from the heap device: any error. */
+	for (i = 0; i < k; i++)
+		if (ioctl(c->fd, _IO('b', 0x7f)) != -1)
+			return UINT64_MAX;
+	return now_ns() - t0;
+}
+
+static uint64_t b_dup_close(void *p, long k)
+{
+	struct fd_ctx *c = p;
+	uint64_t t0 = now_ns();
+	long i;
+	int d;
+
+	for (i = 0; i < k; i++) {
+		d = dup(c->fd);
+		if (d < 0)
+			return UINT64_MAX;
+		close(d);
+	}
+	return now_ns() - t0;
+}
+
+static char *membuf;
+
+static uint64_t b_memset(void *p, long k)
+{
+	struct fd_ctx *c = p;
+	uint64_t t0 = now_ns();
+	long i;
+
+	for (i = 0; i < k; i++) {
+		memset(membuf, (int)i + 1, c->size);
+		__asm__ volatile("" ::: "memory");
+	}
+	return now_ns() - t0;
+}
+
+static void touch(volatile char *m, size_t size)
+{
+	size_t off;
+
+	for (off = 0; off < size; off += 4096)
+		m[off] = 1;
+}
+
+static uint64_t b_anon_touch(void *p, long k)
+{
+	struct fd_ctx *c = p;
+	uint64_t t0 = now_ns();
+	long i;
+
+	for (i = 0; i < k; i++) {
+		char *m = mmap(NULL, c->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (m == MAP_FAILED)
+			return UINT64_MAX;
+		touch(m, c->size);
+		munmap(m, c->size);
+	}
+	return now_ns() - t0;
+}
+
+static const size_t sizes5[] = { 4 * KiB, 64 * KiB, MiB, 16 * MiB, 64 * MiB };
+
+static void floors(int wall)
+{
+	struct fd_ctx c = { 0 };
+	int buf;
+	size_t i;
+
+	progress("floors");
+	/* The ioctl floor: an unknown ioctl on a dma-buf fd and on the heap fd. */
+	buf = heap_alloc(0, 4096);
+	if (buf < 0) {
+		fail("floor: unknown ioctl (dma-buf fd)", "system", 4096, "ALLOC");
+	} else {
+		c.fd = buf;
+		run("floor: unknown ioctl (dma-buf fd)", "system", 4096, 200, b_unknown_ioctl, &c);
+		close(buf);
+	}
+	c.fd = heap_fd[0];
+	run("floor: unknown ioctl (heap fd)", "system", 0, 200, b_unknown_ioctl, &c);
+	/* The VFS floor. */
+	c.fd = memfd_create("floor", MFD_CLOEXEC);
+	run("floor: dup+close (memfd)", "-", 0, 200, b_dup_close, &c);
+	close(c.fd);
+	/* Zeroing bandwidth and the page-table floor, for the sizes that have rows. */
+	membuf = mmap(NULL, 64 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	for (i = 0; i < 5; i++) {
+		c.size = sizes5[i];
+		if (!wall && c.size > MiB)
+			break;
+		if (membuf != MAP_FAILED)
+			run("floor: memset", "-", c.size, k_for(c.size, 64), b_memset, &c);
+		run("floor: anon mmap+touch+munmap", "-", c.size, k_for(c.size, 64), b_anon_touch, &c);
+	}
+	if (membuf != MAP_FAILED)
+		munmap(membuf, 64 * MiB);
+}
+
+/* ---- B1, B2: ALLOC + close, ALLOC alone, close alone ---- */
+
+static void b1_b2(int h, size_t size)
+{
+	const char *heap = heaps[h];
+	long k = k_for(size, 64), i;
+	uint64_t a, c, t0, t1, t2;
+	int b, fd;
+
+	for (b = -warmups(size); b < nbatches; b++) {
+		a = c = 0;
+		for (i = 0; i < k; i++) {
+			t0 = now_ns();
+			fd = heap_alloc(h, size);
+			t1 = now_ns();
+			if (fd < 0) {
+				fail("B1 ALLOC+close", heap, size, "DMA_HEAP_IOCTL_ALLOC");
+				return;
+			}
+			close(fd);
+			t2 = now_ns();
+			a += t1 - t0;
+			c += t2 - t1;
+		}
+		if (b < 0)
+			continue;
+		emit("B1 ALLOC+close", heap, size, b, k, a + c);
+		emit("B2 ALLOC", heap, size, b, k, a);
+		emit("B2 close", heap, size, b, k, c);
+	}
+	fflush(stdout);
+}
+
+/* ---- B3: mmap + touch one byte per page + munmap ---- */
+
+static uint64_t b_mmap_touch(void *p, long k)
+{
+	struct fd_ctx *c = p;
+	uint64_t t0 = now_ns();
+	long i;
+
+	for (i = 0; i < k; i++) {
+		char *m = mmap(NULL, c->size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+
+		if (m == MAP_FAILED)
+			return UINT64_MAX;
+		touch(m, c->size);
+		munmap(m, c->size);
+	}
+	return now_ns() - t0;
+}
+
+/* ---- B4: SYNC START+END ---- */
+
+static uint64_t b_sync(void *p, long k)
+{
+	struct fd_ctx *c = p;
+	struct dma_buf_sync s0 = { .flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW };
+	struct dma_buf_sync s1 = { .flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW };
+	uint64_t t0 = now_ns();
+	long i;
+
+	for (i = 0; i < k; i++)
+		if (ioctl(c->fd, DMA_BUF_IOCTL_SYNC, &s0) || ioctl(c->fd, DMA_BUF_IOCTL_SYNC, &s1))
+			return UINT64_MAX;
+	return now_ns() - t0;
+}
+
+/* ---- B5 ---- */
+
+static uint64_t b_set_name(void *p, long k)
+{
+	struct fd_ctx *c = p;
+	uint64_t t0 = now_ns();
+	long i;
+
+	for (i = 0; i < k; i++)
+		if (ioctl(c->fd, DMA_BUF_SET_NAME_B, "bench-frame"))
+			return UINT64_MAX;
+	return now_ns() - t0;
+}
+
+static uint64_t b_export_sync_file(void *p, long k)
+{
+	struct fd_ctx *c = p;
+	uint64_t t0 = now_ns();
+	long i;
+
+	for (i = 0; i < k; i++) {
+		struct dma_buf_export_sync_file e = { .flags = DMA_BUF_SYNC_RW, .fd = -1 };
+
+		if (ioctl(c->fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &e))
+			return UINT64_MAX;
+		close(e.fd);
+	}
+	return now_ns() - t0;
+}
+
+static uint64_t b_import_sync_file(void *p, long k)
+{
+	struct fd_ctx *c = p;
+	uint64_t t0 = now_ns();
+	long i;
+
+	for (i = 0; i < k; i++) {
+		struct dma_buf_import_sync_file im = { .flags = DMA_BUF_SYNC_WRITE, .fd = c->fd2 };
+
+		if (ioctl(c->fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &im))
+			return UINT64_MAX;
+	}
+	return now_ns() - t0;
+}
+
+/* ---- B6, B7: in-kernel importer loops (/dev/dmabuf_bench) ---- */
+
+static uint64_t b_kernel_loop(void *p, long k)
+{
+	struct fd_ctx *c = p;
+	struct dmabuf_bench_run r = { .fd = c->fd, .op = (__u32)c->arg, .iters = (__u64)k };
+
+	if (ioctl(bench_dev, DMABUF_BENCH_RUN, &r))
+		return UINT64_MAX;
+	return r.ns;
+}
+
+/* ---- B8: fd churn ---- */
+
+static uint64_t b_fork_exit(void *p, long k)
+{
+	uint64_t t0 = now_ns();
+	long i;
+	int st;
+
+	(void)p;
+	for (i = 0; i < k; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			return UINT64_MAX;
+		if (pid == 0)
+			_exit(0);
+		if (waitpid(pid, &st, 0) != pid)
+			return UINT64_MAX;
+	}
+	return now_ns() - t0;
+}
+
+static uint64_t b_fdinfo(void *p, long k)
+{
+	struct fd_ctx *c = p;
+	char data[1024];
+	uint64_t t0 = now_ns();
+	long i;
+
+	for (i = 0; i < k; i++) {
+		int f = open(c->path, O_RDONLY | O_CLOEXEC);
+
+		if (f < 0 || read(f, data, sizeof(data)) <= 0)
+			return UINT64_MAX;
+		close(f);
+	}
+	return now_ns() - t0;
+}
+
+static uint64_t b_readlink(void *p, long k)
+{
+	struct fd_ctx *c = p;
+	char link[256];
+	uint64_t t0 = now_ns();
+	long i;
+
+	for (i = 0; i < k; i++)
+		if (readlink(c->path, link, sizeof(link)) <= 0)
+			return UINT64_MAX;
+	return now_ns() - t0;
+}
+
+static void fd_churn(const char *heap, int fd, const char *suffix)
+{
+	struct fd_ctx c = { .fd = fd };
+	char op[64];
+
+	snprintf(op, sizeof(op), "B8 dup+close%s", suffix);
+	run(op, heap, 4096, 200, b_dup_close, &c);
+	snprintf(op, sizeof(op), "B8 fork+exit%s", suffix);
+	run(op, heap, 4096, 4, b_fork_exit, &c);
+	snprintf(c.path, sizeof(c.path), "/proc/self/fdinfo/%d", fd);
+	snprintf(op, sizeof(op), "B8 fdinfo read%s", suffix);
+	run(op, heap, 4096, 50, b_fdinfo, &c);
+	snprintf(c.path, sizeof(c.path), "/proc/self/fd/%d", fd);
+	snprintf(op, sizeof(op), "B8 readlink fd%s", suffix);
+	run(op, heap, 4096, 100, b_readlink, &c);
+}
+
+/* ---- B9: many live buffers ---- */
+
+static long meminfo_kb(const char *field)
+{
+	char line[256];
+	size_t n = strlen(field);
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, n) && line[n] == ':') {
+			v = atol(line + n + 1);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+#define MAXSLABS 512
+struct slab_snap {
+	int n;
+	char name[MAXSLABS][64];
+	long bytes[MAXSLABS];
+};
+
+/* Bytes held by each slab cache (num_objs * objsize); 0 if no /proc/slabinfo. */
+static int slab_snapshot(struct slab_snap *s)
+{
+	char line[512];
+	FILE *f = fopen("/proc/slabinfo", "r");
+
+	s->n = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f) && s->n < MAXSLABS) {
+		long active, num, objsize;
+		char name[64];
+
+		if (line[0] == '#' || !strncmp(line, "slabinfo", 8))
+			continue;
+		if (sscanf(line, "%63s %ld %ld %ld", name, &active, &num, &objsize) != 4)
+			continue;
+		snprintf(s->name[s->n], sizeof(s->name[0]), "%s", name);
+		s->bytes[s->n++] = num * objsize;
+	}
+	fclose(f);
+	return 1;
+}
+
+static const char *const mem_fields[] = {
+	"MemFree", "Slab", "SUnreclaim", "SReclaimable", "PageTables", "VmallocUsed", "Percpu", "KernelStack",
+};
+#define NMEM (sizeof(mem_fields) / sizeof(mem_fields[0]))
+
+static void settle(void)
+{
+	int f = open("/proc/sys/vm/drop_caches", O_WRONLY);
+
+	sync();
+	if (f >= 0) {
+		if (write(f, "3", 1) < 0)
+			;
+		close(f);
+	}
+}
+
+static int *live;
+
+static void many_buffers(int h, long max)
+{
+	static struct slab_snap s0, s1;
+	const char *heap = heaps[h];
+	long mem0[NMEM], mem1, n = 0, next, i, j;
+	uint64_t t0, ns;
+	int have_slab, chunk = 0;
+	char op[64];
+
+	progress("B9 %s: up to %ld live 4 KiB buffers", heap, max);
+	settle();
+	for (i = 0; i < (long)NMEM; i++)
+		mem0[i] = meminfo_kb(mem_fields[i]);
+	have_slab = slab_snapshot(&s0);
+	/* Chunks [0,10) [10,100) [100,1000), then steps of 1000. */
+	while (n < max) {
+		next = n < 10 ? 10 : n < 100 ? 100 : n < 1000 ? 1000 : n + 1000;
+		if (next > max)
+			next = max;
+		t0 = now_ns();
+		for (i = n; i < next; i++) {
+			live[i] = heap_alloc(h, 4096);
+			if (live[i] < 0)
+				break;
+		}
+		ns = now_ns() - t0;
+		if (i < next) {
+			snprintf(op, sizeof(op), "B9 ALLOC @%ld live", n);
+			fail(op, heap, 4096, "DMA_HEAP_IOCTL_ALLOC");
+			n = i;
+			break;
+		}
+		snprintf(op, sizeof(op), "B9 ALLOC @%ld live", n);
+		emit(op, heap, 4096, chunk++, next - n, ns);
+		n = next;
+	}
+	fflush(stdout);
+	settle();
+	for (i = 0; i < (long)NMEM; i++) {
+		mem1 = meminfo_kb(mem_fields[i]);
+		if (mem0[i] >= 0 && mem1 >= 0)
+			printf("M,%s,%ld,%s,%ld\n", heap, n, mem_fields[i],
+			       (mem_fields[i][0] == 'M' ? mem0[i] - mem1 : mem1 - mem0[i]) * 1024);
+	}
+	if (have_slab && slab_snapshot(&s1)) {
+		for (i = 0; i < s1.n; i++) {
+			long before = 0;
+
+			for (j = 0; j < s0.n; j++)
+				if (!strcmp(s0.name[j], s1.name[i]))
+					before = s0.bytes[j];
+			if (s1.bytes[i] - before > 0)
+				printf("M,%s,%ld,slab:%s,%ld\n", heap, n, s1.name[i], s1.bytes[i] - before);
+		}
+	} else {
+		printf("M,%s,%ld,no-slabinfo,0\n", heap, n);
+	}
+	t0 = now_ns();
+	for (i = 0; i < n; i++)
+		close(live[i]);
+	ns = now_ns() - t0;
+	snprintf(op, sizeof(op), "B9 close all (%ld live)", n);
+	emit(op, heap, 4096, 0, n, ns);
+	fflush(stdout);
+}
+
+/* ---- B10: two threads ALLOC+close ---- */
+
+struct thr {
+	int h;
+	size_t size;
+	long k;
+	pthread_barrier_t *bar;
+	uint64_t start, end;
+	int err;
+};
+
+static void *thr_main(void *p)
+{
+	struct thr *t = p;
+	long i;
+	int fd;
+
+	pthread_barrier_wait(t->bar);
+	t->start = now_ns();
+	for (i = 0; i < t->k; i++) {
+		fd = heap_alloc(t->h, t->size);
+		if (fd < 0) {
+			t->err = 1;
+			break;
+		}
+		close(fd);
+	}
+	t->end = now_ns();
+	return NULL;
+}
+
+static void two_threads(int h, size_t size)
+{
+	long k = k_for(size, 32);
+	pthread_barrier_t bar;
+	pthread_t tid[2];
+	struct thr t[2];
+	uint64_t s, e;
+	int b, i;
+
+	for (b = -warmups(size); b < nbatches; b++) {
+		pthread_barrier_init(&bar, NULL, 2);
+		for (i = 0; i < 2; i++) {
+			t[i] = (struct thr){ .h = h, .size = size, .k = k, .bar = &bar };
+			pthread_create(&tid[i], NULL, thr_main, &t[i]);
+		}
+		for (i = 0; i < 2; i++)
+			pthread_join(tid[i], NULL);
+		pthread_barrier_destroy(&bar);
+		if (t[0].err || t[1].err) {
+			fail("B10 2 threads ALLOC+close", heaps[h], size, "ALLOC");
+			return;
+		}
+		s = t[0].start < t[1].start ? t[0].start : t[1].start;
+		e = t[0].end > t[1].end ? t[0].end : t[1].end;
+		if (b >= 0)
+			emit("B10 2 threads ALLOC+close", heaps[h], size, b, 2 * k, e - s);
+	}
+	fflush(stdout);
+}
+
+/* ---- the guest's clock ---- */
+
+static void read_line(const char *path, char *out, size_t n)
+{
+	FILE *f = fopen(path, "r");
+
+	out[0] = 0;
+	if (f) {
+		if (fgets(out, (int)n, f))
+			out[strcspn(out, "\n")] = 0;
+		fclose(f);
+	}
+	if (!out[0])
+		snprintf(out, n, "unknown");
+}
+
+static void clock_facts(void)
+{
+	char cs[128];
+	struct timespec res;
+	uint64_t a, b, step = UINT64_MAX;
+	int i, same = 0;
+
+	read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource", cs, sizeof(cs));
+	printf("I,clocksource,%s\n", cs);
+	read_line("/sys/devices/system/clocksource/clocksource0/available_clocksource", cs, sizeof(cs));
+	printf("I,available_clocksource,%s\n", cs);
+	clock_getres(CLOCK_MONOTONIC, &res);
+	printf("I,clock_getres_ns,%ld\n", res.tv_sec * 1000000000L + res.tv_nsec);
+	/* The smallest step CLOCK_MONOTONIC takes: a coarse clock shows ms. */
+	a = now_ns();
+	for (i = 0; i < 20000; i++) {
+		b = now_ns();
+		if (b == a)
+			same++;
+		else if (b - a < step)
+			step = b - a;
+		a = b;
+	}
+	printf("I,clock_min_step_ns,%llu\n", (unsigned long long)step);
+	printf("I,clock_repeats_of_20000,%d\n", same);
+	read_line("/proc/sys/fs/nr_open", cs, sizeof(cs));
+	printf("I,nr_open,%s\n", cs);
+	fflush(stdout);
+}
+
+/* ---- main ---- */
+
+static int open_dmabuf(int h, size_t size, const char *op)
+{
+	int fd = heap_alloc(h, size);
+
+	if (fd < 0)
+		fail(op, heaps[h], size, "DMA_HEAP_IOCTL_ALLOC");
+	return fd;
+}
+
+static void icount_rows(void)
+{
+	static const size_t sizes3[] = { 4 * KiB, MiB, 64 * MiB };
+	struct fd_ctx c = { 0 };
+	size_t i;
+	int h, fd, sf;
+
+	for (h = 0; h < NHEAPS; h++) {
+		progress("B1/B2 ALLOC+close on %s", heaps[h]);
+		for (i = 0; i < 3; i++)
+			b1_b2(h, sizes5[i]);
+	}
+	for (h = 0; h < NHEAPS; h++) {
+		progress("B3 mmap+touch on %s (small sizes)", heaps[h]);
+		for (i = 0; i < 3; i++) {
+			c.size = sizes5[i];
+			c.fd = open_dmabuf(h, c.size, "B3 mmap+touch+munmap");
+			if (c.fd < 0)
+				continue;
+			run("B3 mmap+touch+munmap", heaps[h], c.size, k_for(c.size, 16), b_mmap_touch, &c);
+			close(c.fd);
+		}
+	}
+	for (h = 0; h < NHEAPS; h++) {
+		progress("B4 SYNC on %s", heaps[h]);
+		for (i = 0; i < 3; i++) {
+			c.size = sizes3[i];
+			c.fd = open_dmabuf(h, c.size, "B4 SYNC START+END");
+			if (c.fd < 0)
+				continue;
+			run("B4 SYNC START+END", heaps[h], c.size, 100, b_sync, &c);
+			if (ioctl(bench_dev, DMABUF_BENCH_HOLD, c.fd)) {
+				fail("B4 SYNC START+END (importer)", heaps[h], c.size, "attach+map");
+			} else {
+				run("B4 SYNC START+END (importer)", heaps[h], c.size, 100, b_sync, &c);
+				ioctl(bench_dev, DMABUF_BENCH_UNHOLD, 0);
+			}
+			close(c.fd);
+		}
+	}
+	progress("B5 SET_NAME, EXPORT/IMPORT_SYNC_FILE");
+	for (h = 0; h < NHEAPS; h++) {
+		c.fd = open_dmabuf(h, 4096, "B5");
+		if (c.fd < 0)
+			continue;
+		run("B5 SET_NAME", heaps[h], 4096, 100, b_set_name, &c);
+		run("B5 EXPORT_SYNC_FILE+close", heaps[h], 4096, 100, b_export_sync_file, &c);
+		{
+			struct dma_buf_export_sync_file e = { .flags = DMA_BUF_SYNC_READ, .fd = -1 };
+
+			if (ioctl(c.fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &e)) {
+				fail("B5 IMPORT_SYNC_FILE", heaps[h], 4096, "EXPORT_SYNC_FILE");
+			} else {
+				sf = e.fd;
+				c.fd2 = sf;
+				run("B5 IMPORT_SYNC_FILE", heaps[h], 4096, 100, b_import_sync_file, &c);
+				close(sf);
+			}
+		}
+		close(c.fd);
+	}
+	for (h = 0; h < NHEAPS; h++) {
+		progress("B6/B7 in-kernel attach/map and vmap on %s", heaps[h]);
+		for (i = 0; i < 5; i++) {
+			c.size = sizes5[i];
+			c.fd = open_dmabuf(h, c.size, "B6 attach+map+unmap+detach");
+			if (c.fd < 0)
+				continue;
+			c.arg = DMABUF_BENCH_ATTACH_MAP;
+			run("B6 attach+map+unmap+detach", heaps[h], c.size, k_for(c.size, 32), b_kernel_loop, &c);
+			c.arg = DMABUF_BENCH_VMAP_FIRST;
+			run("B7 vmap+vunmap first", heaps[h], c.size, k_for(c.size, 32), b_kernel_loop, &c);
+			c.arg = DMABUF_BENCH_VMAP_REPEAT;
+			run("B7 vmap+vunmap repeated", heaps[h], c.size, 100, b_kernel_loop, &c);
+			close(c.fd);
+		}
+	}
+	progress("B8 fd churn");
+	fd = open_dmabuf(0, 4096, "B8");
+	if (fd >= 0) {
+		fd_churn("system", fd, "");
+		close(fd);
+	}
+	fd = memfd_create("floor", MFD_CLOEXEC);
+	if (fd >= 0 && ftruncate(fd, 4096) == 0)
+		fd_churn("-", fd, " (memfd floor)");
+	close(fd);
+	for (h = 0; h < NHEAPS; h++) {
+		progress("B10 two threads on %s", heaps[h]);
+		two_threads(h, 64 * KiB);
+		two_threads(h, MiB);
+	}
+	/* Last: it leaves the most behind in the allocators. */
+	many_buffers(0, 100000);
+	many_buffers(1, 16000);
+}
+
+static void wall_rows(void)
+{
+	struct fd_ctx c = { 0 };
+	size_t i;
+	int h;
+
+	for (h = 0; h < NHEAPS; h++) {
+		progress("B1/B2 ALLOC+close on %s (large sizes)", heaps[h]);
+		for (i = 2; i < 5; i++)
+			b1_b2(h, sizes5[i]);
+	}
+	for (h = 0; h < NHEAPS; h++) {
+		progress("B3 mmap+touch on %s", heaps[h]);
+		for (i = 0; i < 5; i++) {
+			c.size = sizes5[i];
+			c.fd = open_dmabuf(h, c.size, "B3 mmap+touch+munmap");
+			if (c.fd < 0)
+				continue;
+			run("B3 mmap+touch+munmap", heaps[h], c.size, k_for(c.size, 16), b_mmap_touch, &c);
+			close(c.fd);
+		}
+	}
+	for (h = 0; h < NHEAPS; h++) {
+		progress("B10 two threads on %s", heaps[h]);
+		two_threads(h, 64 * KiB);
+		two_threads(h, MiB);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct rlimit rl = { 110000, 110000 };
+	int wall, h, i;
+	char path[64];
+
+	if (argc < 2 || (strcmp(argv[1], "icount") && strcmp(argv[1], "wall"))) {
+		fprintf(stderr, "usage: %s icount|wall [--batches N]\n", argv[0]);
+		return 2;
+	}
+	wall = !strcmp(argv[1], "wall");
+	for (i = 2; i + 1 < argc; i++)
+		if (!strcmp(argv[i], "--batches"))
+			nbatches = atoi(argv[i + 1]);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("I,mode,%s\n", argv[1]);
+	printf("I,batches,%d\n", nbatches);
+	clock_facts();
+	for (h = 0; h < NHEAPS; h++) {
+		snprintf(path, sizeof(path), "/dev/dma_heap/%s", heaps[h]);
+		heap_fd[h] = open(path, O_RDONLY | O_CLOEXEC);
+		if (heap_fd[h] < 0) {
+			printf("E,-,%s,0,open %s: %s\n", heaps[h], path, strerror(errno));
+			return 1;
+		}
+	}
+	bench_dev = open("/dev/dmabuf_bench", O_RDWR | O_CLOEXEC);
+	if (bench_dev < 0) {
+		printf("E,-,-,0,open /dev/dmabuf_bench (is dmabuf_bench.ko loaded?): %s\n", strerror(errno));
+		return 1;
+	}
+	if (!wall) {
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			printf("E,B9,-,0,setrlimit(RLIMIT_NOFILE 110000): %s\n", strerror(errno));
+		live = calloc(110000, sizeof(*live));
+	}
+	floors(wall);
+	if (wall)
+		wall_rows();
+	else
+		icount_rows();
+	printf("I,errors,%d\n", errors);
+	progress("done");
+	return 0;
+}
