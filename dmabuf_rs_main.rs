@@ -9,7 +9,7 @@
 //!
 //! # Layers
 //!
-//! Each layer uses only the ones below it (`scripts/check-layers.sh`
+//! Each layer uses only the ones below it (`scripts/check-layers.py`
 //! checks it in `make check`):
 //!
 //! ```text

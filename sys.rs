@@ -3,7 +3,7 @@
 //! 7.3 `kernel` crate lacks.
 //!
 //! These files are the only ones in the crate that name `bindings::`
-//! (`scripts/check-layers.sh` enforces it). Each wraps one C concept in a
+//! (`scripts/check-layers.py` enforces it). Each wraps one C concept in a
 //! type whose safe methods cannot be misused and whose `unsafe` methods say
 //! what the caller must guarantee; nothing here knows about the dma-buf
 //! rules (which entry point takes which lock, when to pin, what to cache):
@@ -27,6 +27,7 @@ pub(crate) mod pages;
 pub(crate) mod poll_slot;
 pub(crate) mod pseudo_fs;
 pub(crate) mod resv;
+pub(crate) mod seq_file;
 pub(crate) mod sg_table;
 pub(crate) mod vma;
 

@@ -3,12 +3,14 @@
 //! device (the exporter's table, the implicit fence wait of static
 //! importers, and the `CONFIG_DMABUF_DEBUG` copy).
 
+use super::exporter_ops::warn_once;
 use super::locked::LockedDmaBuf;
 use crate::sys::attachment::AttachOps;
 use crate::sys::attachment::Attachment;
 use crate::sys::dma_buf::DmaBuf;
 use crate::sys::resv::Usage;
 use crate::sys::sg_table::MappedTable;
+use core::sync::atomic::AtomicBool;
 use kernel::device::Device;
 use kernel::dma::DataDirection;
 use kernel::prelude::*;
@@ -82,9 +84,11 @@ impl LockedDmaBuf<'_> {
     pub(crate) fn map(&self, a: &Attachment, dir: DataDirection) -> Result<MappedTable> {
         let pinned = self.pins_on_map(a);
         if pinned {
-            // A static importer cannot cope with a busy buffer.
+            // A static importer cannot cope with a busy buffer (reported
+            // once, as upstream).
             if let Err(e) = self.exporter_pin(a) {
-                kernel::warn_on!(e == EBUSY);
+                static WARNED: AtomicBool = AtomicBool::new(false);
+                warn_once(&WARNED, e == EBUSY);
                 return Err(e);
             }
         }

@@ -13,9 +13,19 @@ use crate::sys::attachment::Attachment;
 use crate::sys::dma_buf::DmaBuf;
 use crate::sys::iosys_map::IosysMap;
 use crate::sys::sg_table::MappedTable;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::dma::DataDirection;
 use kernel::mm::virt::VmaNew;
 use kernel::prelude::*;
+
+/// `WARN_ON_ONCE`: warns the first time `cond` holds at the call site that
+/// owns `warned`; returns `cond`.
+pub(super) fn warn_once(warned: &AtomicBool, cond: bool) -> bool {
+    if cond && !warned.swap(true, Ordering::Relaxed) {
+        kernel::warn_on!(true);
+    }
+    cond
+}
 
 impl DmaBuf {
     /// The exporter's `attach` for a new, unlinked attachment of this buffer.
@@ -106,12 +116,13 @@ impl LockedDmaBuf<'_> {
         }
     }
 
-    /// The exporter's `vmap`. An exporter that fails it is reported, as
-    /// upstream does (`WARN_ON_ONCE`).
+    /// The exporter's `vmap`. An exporter that fails it is reported once,
+    /// as upstream does (`WARN_ON_ONCE`).
     pub(super) fn exporter_vmap(&self) -> Result<IosysMap> {
         // SAFETY: The lock is held (`self`).
         let r = unsafe { self.buf().ops().vmap(self.buf()) };
-        kernel::warn_on!(r.is_err());
+        static WARNED: AtomicBool = AtomicBool::new(false);
+        warn_once(&WARNED, r.is_err());
         r
     }
 

@@ -4,6 +4,8 @@
 use super::file::exp_name;
 use crate::dma_buf::DmaBuf;
 use crate::sys::debugfs::Show;
+use crate::sys::pseudo_fs;
+use crate::sys::seq_file::write_bytes;
 use crate::uapi::dma_buf::DMA_BUF_NAME_LEN;
 use kernel::prelude::*;
 use kernel::seq_file::{seq_print, SeqFile};
@@ -41,26 +43,29 @@ fn show_one(m: &SeqFile, buf: &DmaBuf) -> Result {
     // SAFETY: Buffers on the list have their file (`DmaBuf::for_each`).
     let (file, count) = unsafe { (buf.file(), buf.file_count()) };
     let mut name = [0u8; DMA_BUF_NAME_LEN];
-    let name = match buf.copy_name(&mut name) {
-        Some(len) => core::str::from_utf8(&name[..len]).unwrap_or("?"),
-        None => "<none>",
+    let name: &[u8] = match buf.copy_name(&mut name) {
+        Some(len) => &name[..len],
+        None => b"<none>",
     };
     seq_print!(
         m,
-        "{:08}\t{:08x}\t{:08x}\t{:08}\t{}\t{:08}\t{}\n",
+        "{:08}\t{:08x}\t{:08x}\t{:08}\t",
         buf.size(),
         file.flags(),
-        crate::sys::pseudo_fs::f_mode(file),
-        count,
-        exp_name(buf),
-        crate::sys::pseudo_fs::ino(file),
-        name
+        pseudo_fs::f_mode(file),
+        count
     );
+    write_bytes(m, exp_name(buf));
+    seq_print!(m, "\t{:08}\t", pseudo_fs::ino(file));
+    write_bytes(m, name);
+    seq_print!(m, "\n");
     locked.held().describe(m);
     seq_print!(m, "\tAttached Devices:\n");
     let mut attached = 0;
     locked.for_each_attachment(|a| {
-        seq_print!(m, "\t{}\n", a.dev_name().to_str().unwrap_or("?"));
+        seq_print!(m, "\t");
+        write_bytes(m, a.dev_name().to_bytes());
+        seq_print!(m, "\n");
         attached += 1;
     });
     drop(locked);

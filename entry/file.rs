@@ -7,6 +7,7 @@
 use crate::dma_buf::DmaBuf;
 use crate::sys::poll_slot::PollRequest;
 use crate::sys::pseudo_fs::FileOps;
+use crate::sys::seq_file::write_bytes;
 use crate::uapi::dma_buf::DMA_BUF_NAME_LEN;
 use kernel::fs::File;
 use kernel::mm::virt::VmaNew;
@@ -58,13 +59,13 @@ impl FileOps for DmaBufFile {
         let count = unsafe { buf.file_count() } - 1;
         seq_print!(m, "size:\t{}\n", buf.size());
         seq_print!(m, "count:\t{}\n", count);
-        seq_print!(m, "exp_name:\t{}\n", exp_name(buf));
+        seq_print!(m, "exp_name:\t");
+        write_bytes(m, exp_name(buf));
+        seq_print!(m, "\n");
         if let Some(len) = len {
-            seq_print!(
-                m,
-                "name:\t{}\n",
-                core::str::from_utf8(&name[..len]).unwrap_or("?")
-            );
+            seq_print!(m, "name:\t");
+            write_bytes(m, &name[..len]);
+            seq_print!(m, "\n");
         }
     }
 
@@ -88,10 +89,7 @@ impl FileOps for DmaBufFile {
     }
 }
 
-/// The exporter name as C prints it (`(null)` when missing).
-pub(crate) fn exp_name(buf: &DmaBuf) -> &str {
-    match buf.exp_name() {
-        Some(n) => n.to_str().unwrap_or("?"),
-        None => "(null)",
-    }
+/// The exporter name as C prints it: its bytes, `(null)` when missing.
+pub(crate) fn exp_name(buf: &DmaBuf) -> &[u8] {
+    buf.exp_name().map_or(b"(null)", |n| n.to_bytes())
 }
