@@ -65,22 +65,29 @@ static int new_buf(size_t pages)
 	return buf;
 }
 
-static int fdinfo_has(int fd, const char *line)
+/* Whether the first 64 KiB of file @path contain @line. */
+static int file_has(const char *path, const char *line)
 {
-	char path[64], data[4096];
-	ssize_t n;
+	static char data[65536];
+	ssize_t n, got = 0;
 	int f;
 
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
 	f = open(path, O_RDONLY);
 	if (f < 0)
 		return 0;
-	n = read(f, data, sizeof(data) - 1);
+	while ((n = read(f, data + got, sizeof(data) - 1 - got)) > 0)
+		got += n;
 	close(f);
-	if (n < 0)
-		return 0;
-	data[n] = 0;
+	data[got] = 0;
 	return strstr(data, line) != NULL;
+}
+
+static int fdinfo_has(int fd, const char *line)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	return file_has(path, line);
 }
 
 static int link_is(int fd, const char *want)
@@ -200,6 +207,13 @@ int main(void)
 	close(fd2);
 	result(fdinfo_has(fd, "exp_name:\tudmabuf\n"), "fdinfo exp_name");
 	result(fdinfo_has(fd, "name:\tframe\n"), "fdinfo name");
+	/* A name is bytes: one that is not UTF-8 is shown byte for byte. */
+	expect(ioctl(fd, DMA_BUF_SET_NAME_B, "cam\xff\xfe"), 0, "SET_NAME of non-UTF-8 bytes");
+	result(fdinfo_has(fd, "name:\tcam\xff\xfe\n"), "fdinfo shows a non-UTF-8 name byte for byte");
+	result(link_is(fd, "/dmabuf:cam\xff\xfe"), "readlink shows a non-UTF-8 name byte for byte");
+	result(file_has("/sys/kernel/debug/dma_buf/bufinfo", "\tcam\xff\xfe\n"),
+	       "bufinfo shows a non-UTF-8 name byte for byte");
+	expect(ioctl(fd, DMA_BUF_SET_NAME_B, "frame"), 0, "SET_NAME back to frame");
 
 	/* stat */
 	fd2 = new_buf(2);
