@@ -673,6 +673,18 @@ static void clock_facts(void)
 		a = b;
 	}
 	printf("I,clock_min_step_ns,%llu\n", (unsigned long long)step);
+	/*
+	 * A 200 ms sleep (timed by the emulated timer, i.e. the host's clock
+	 * in wall mode) as CLOCK_MONOTONIC sees it: far from 200 ms means the
+	 * guest's TSC frequency is wrong.
+	 */
+	{
+		struct timespec d = { 0, 200000000 };
+
+		a = now_ns();
+		nanosleep(&d, NULL);
+		printf("I,sleep_200ms_ns,%llu\n", (unsigned long long)(now_ns() - a));
+	}
 	printf("I,clock_repeats_of_20000,%d\n", same);
 	read_line("/proc/sys/fs/nr_open", cs, sizeof(cs));
 	printf("I,nr_open,%s\n", cs);

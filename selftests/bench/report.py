@@ -104,7 +104,8 @@ def main():
             continue
         mode, k, b, key, val = r[0], r[1], r[2], r[3], ",".join(r[4:])
         c = clock.setdefault((mode, k, b), {})
-        if key in ("clocksource", "clock_min_step_ns", "clock_repeats_of_20000", "available_clocksource"):
+        if key in ("clocksource", "clock_min_step_ns", "clock_repeats_of_20000", "available_clocksource",
+                   "sleep_200ms_ns"):
             c[key] = val
         elif key == "dmesg" and "tsc: Detected" in val:
             c["tsc"] = val.split("Detected")[1].strip()
@@ -113,7 +114,7 @@ def main():
     coarse = set()
     for key, c in clock.items():
         step = int(c.get("clock_min_step_ns", "0") or 0)
-        if c.get("clocksource", "").endswith("jiffies") or step > 1000:
+        if not c.get("clocksource", "").startswith("tsc") or step > 1000:
             coarse.add(key)
 
     # Per-boot medians.
@@ -252,12 +253,15 @@ def main():
 
     # The clock.
     lines.append("")
-    lines.append("guest clock per boot (mode kernel boot: clocksource, smallest CLOCK_MONOTONIC step, TSC):")
-    for key in sorted(clock):
+    lines.append("guest clock per boot (mode kernel boot: clocksource, smallest CLOCK_MONOTONIC step,")
+    lines.append("a 200 ms nanosleep as the guest timed it, TSC frequency the guest used):")
+    for key in sorted(clock, key=lambda k: (k[0], k[2], k[1])):
         c = clock[key]
-        lines.append("  %s %s %s: %s, %s ns, %s%s" % (key[0], key[1], key[2], c.get("clocksource", "?"),
-                                                    c.get("clock_min_step_ns", "?"), c.get("tsc", "?"),
-                                                    "  COARSE: wall rows of this boot left out" if key in coarse else ""))
+        sl = c.get("sleep_200ms_ns")
+        lines.append("  %-6s %-11s %s: %-11s step %5s ns, sleep %s ms, %s%s" % (
+            key[0], key[1], key[2], c.get("clocksource", "?"), c.get("clock_min_step_ns", "?"),
+            "%.1f" % (int(sl) / 1e6) if sl else "?", c.get("tsc", "?"),
+            "  COARSE: wall rows of this boot left out" if key in coarse else ""))
     unames = sorted({c.get("uname") for c in clock.values() if c.get("uname")})
     if unames:
         lines.append("guest kernels: " + ", ".join(unames))
