@@ -49,17 +49,26 @@ impl DmaBuf {
         unsafe { buf_list::unpublish(self) };
     }
 
-    /// Releases the buffer when its dentry dies: the exporter's `release`,
-    /// then the memory.
+    /// Releases the buffer when its dentry dies: a leftover vmap goes back
+    /// to the exporter, then the exporter's `release`, then the memory.
     ///
     /// # Safety
     ///
     /// Called once, when nothing else can reach the buffer.
     pub(crate) unsafe fn release(&self) {
-        // A vmap or an armed poll callback both hold a file reference, so
-        // neither can be alive here; say so loudly if one is.
-        kernel::warn_on!(self.vmap_count_at_release() != 0);
+        // An armed poll callback holds a file reference, so none can be
+        // armed here.
         kernel::warn_on!(self.poll_armed_at_release());
+        // A vmap holds no reference: an importer that dropped its last one
+        // while still mapped has a bug (C stops with `BUG_ON`). Warn, and
+        // give the mapping back to the exporter before its `release`, so
+        // no kernel mapping of freed memory is left behind.
+        if kernel::warn_on!(self.vmap_count_at_release() != 0) {
+            let locked = self.lock();
+            let (_, mut cached) = self.vmap_state(locked.held());
+            self.set_vmap_state(locked.held(), 1, cached);
+            locked.vunmap(&mut cached);
+        }
         // SAFETY: Nothing can reach the buffer any more.
         unsafe { self.exporter_release() };
         kernel::warn_on!(!self.attachments_empty());

@@ -147,6 +147,18 @@ else
 	tail -n 20 "$out/warn.log"; tap FAIL "vm-run fails (125) on a deliberate WARN (got $rc)"
 fi
 
+# 5b. An importer bug: the last reference to a vmapped buffer goes. The
+# core must WARN and hand the mapping back to the exporter before its
+# release (C stops with BUG(), so this runs on the Rust kernel only).
+selftests/vm-run --kernel test -- sh -c 'insmod /lib/dmabuf-rs/dmabuf_test_warn_vmap.ko; sleep 1; dmesg | grep dmabuf_test_warn_vmap' >"$out/warn-vmap.log" 2>&1
+rc=$?
+if [ $rc = 125 ] && grep -q 'dmabuf_test_warn_vmap: vunmap before release' "$out/warn-vmap.log" &&
+	! grep -q 'KASAN:\|BUG:\|Oops' "$out/warn-vmap.log"; then
+	tap OK "test: releasing a vmapped buffer warns and vunmaps through the exporter first"
+else
+	tail -n 30 "$out/warn-vmap.log"; tap FAIL "test: releasing a vmapped buffer (rc $rc)"
+fi
+
 # 6. dma_buf_export with bad export info: WARN (as upstream) and EINVAL.
 for k in test stock-test; do
 	selftests/vm-run --kernel "$k" --put "$bin/dmabuf_kapi" -- /tmp/dmabuf_kapi export-errors >"$out/experr-$k.log" 2>&1
