@@ -62,36 +62,161 @@ EXPORT_SYMBOL_NS_GPL(mem_accounting, "DMA_BUF_HEAP");
 /* The Rust mirror of struct dma_fence_unwrap (sys/fence.rs) has this size. */
 static_assert(sizeof(struct dma_fence_unwrap) == 3 * sizeof(void *));
 
-void dmabuf_rs_fence_put(struct dma_fence *fence) { dma_fence_put(fence); }
-struct dma_fence *dmabuf_rs_fence_get(struct dma_fence *fence) { return dma_fence_get(fence); }
-unsigned int dmabuf_rs_resv_usage_rw(bool write) { return dma_resv_usage_rw(write); }
-void dmabuf_rs_resv_assert_held(struct dma_resv *resv) { dma_resv_assert_held(resv); }
-void dmabuf_rs_resv_might_lock(struct dma_resv *resv) { might_lock(&resv->lock.base); }
-int dmabuf_rs_resv_lock_interruptible(struct dma_resv *resv) { return dma_resv_lock_interruptible(resv, NULL); }
-long dmabuf_rs_file_count(struct file *file) { return file_count(file); }
-__poll_t dmabuf_rs_poll_requested_events(poll_table *pt) { return poll_requested_events(pt); }
-unsigned long dmabuf_rs_wq_lock_irqsave(wait_queue_head_t *wq) { unsigned long f; spin_lock_irqsave(&wq->lock, f); return f; }
-void dmabuf_rs_wq_unlock_irqrestore(wait_queue_head_t *wq, unsigned long f) { spin_unlock_irqrestore(&wq->lock, f); }
-void dmabuf_rs_wake_up_locked_poll(wait_queue_head_t *wq, __poll_t events) { wake_up_locked_poll(wq, events); }
-void dmabuf_rs_init_waitqueue_head(wait_queue_head_t *wq) { init_waitqueue_head(wq); }
-void dmabuf_rs_spin_lock_init(spinlock_t *lock) { spin_lock_init(lock); }
-unsigned long dmabuf_rs_vma_pages(struct vm_area_struct *vma) { return vma_pages(vma); }
-void dmabuf_rs_vm_flags_set(struct vm_area_struct *vma, unsigned long flags) { vm_flags_set(vma, flags); }
-void dmabuf_rs_list_add(struct list_head *entry, struct list_head *head) { list_add(entry, head); }
-void dmabuf_rs_list_del(struct list_head *entry) { list_del(entry); }
-void dmabuf_rs_sg_set_page(struct scatterlist *sg, struct page *page, unsigned int len, unsigned int offset) { sg_set_page(sg, page, len, offset); }
-void *dmabuf_rs_vmap_pages(struct page **pages, unsigned int count) { return vmap(pages, count, VM_MAP, PAGE_KERNEL); }
-void dmabuf_rs_vunmap(const void *addr) { vunmap(addr); }
-unsigned int dmabuf_rs_iminor(struct inode *inode) { return iminor(inode); }
-unsigned long dmabuf_rs_page_to_pfn(struct page *page) { return page_to_pfn(page); }
-struct page *dmabuf_rs_pfn_to_page(unsigned long pfn) { return pfn_to_page(pfn); }
-void *dmabuf_rs_page_address(struct page *page) { return page_address(page); }
-struct cma *dmabuf_rs_default_cma(void) { return dev_get_cma_area(NULL); }
-void dmabuf_rs_sync_for_cpu(struct device *dev, struct sg_table *sgt, enum dma_data_direction dir) { dma_sync_sgtable_for_cpu(dev, sgt, dir); }
-void dmabuf_rs_sync_for_device(struct device *dev, struct sg_table *sgt, enum dma_data_direction dir) { dma_sync_sgtable_for_device(dev, sgt, dir); }
-bool dmabuf_rs_fatal_signal_pending(void) { return fatal_signal_pending(current); }
-unsigned int dmabuf_rs_cma_alignment(void) { return CONFIG_CMA_ALIGNMENT; }
-bool dmabuf_rs_mem_accounting(void) { return READ_ONCE(mem_accounting); }
+void dmabuf_rs_fence_put(struct dma_fence *fence)
+{
+	dma_fence_put(fence);
+}
+
+struct dma_fence *dmabuf_rs_fence_get(struct dma_fence *fence)
+{
+	return dma_fence_get(fence);
+}
+
+unsigned int dmabuf_rs_resv_usage_rw(bool write)
+{
+	return dma_resv_usage_rw(write);
+}
+
+void dmabuf_rs_resv_assert_held(struct dma_resv *resv)
+{
+	dma_resv_assert_held(resv);
+}
+
+void dmabuf_rs_resv_might_lock(struct dma_resv *resv)
+{
+	might_lock(&resv->lock.base);
+}
+
+int dmabuf_rs_resv_lock_interruptible(struct dma_resv *resv)
+{
+	return dma_resv_lock_interruptible(resv, NULL);
+}
+
+long dmabuf_rs_file_count(struct file *file)
+{
+	return file_count(file);
+}
+
+__poll_t dmabuf_rs_poll_requested_events(poll_table *pt)
+{
+	return poll_requested_events(pt);
+}
+
+unsigned long dmabuf_rs_wq_lock_irqsave(wait_queue_head_t *wq)
+{
+	unsigned long f;
+
+	spin_lock_irqsave(&wq->lock, f);
+	return f;
+}
+
+void dmabuf_rs_wq_unlock_irqrestore(wait_queue_head_t *wq, unsigned long f)
+{
+	spin_unlock_irqrestore(&wq->lock, f);
+}
+
+void dmabuf_rs_wake_up_locked_poll(wait_queue_head_t *wq, __poll_t events)
+{
+	wake_up_locked_poll(wq, events);
+}
+
+void dmabuf_rs_init_waitqueue_head(wait_queue_head_t *wq)
+{
+	init_waitqueue_head(wq);
+}
+
+void dmabuf_rs_spin_lock_init(spinlock_t *lock)
+{
+	spin_lock_init(lock);
+}
+
+unsigned long dmabuf_rs_vma_pages(struct vm_area_struct *vma)
+{
+	return vma_pages(vma);
+}
+
+void dmabuf_rs_vm_flags_set(struct vm_area_struct *vma, unsigned long flags)
+{
+	vm_flags_set(vma, flags);
+}
+
+void dmabuf_rs_list_add(struct list_head *entry, struct list_head *head)
+{
+	list_add(entry, head);
+}
+
+void dmabuf_rs_list_del(struct list_head *entry)
+{
+	list_del(entry);
+}
+
+void dmabuf_rs_sg_set_page(struct scatterlist *sg, struct page *page, unsigned int len,
+			   unsigned int offset)
+{
+	sg_set_page(sg, page, len, offset);
+}
+
+void *dmabuf_rs_vmap_pages(struct page **pages, unsigned int count)
+{
+	return vmap(pages, count, VM_MAP, PAGE_KERNEL);
+}
+
+void dmabuf_rs_vunmap(const void *addr)
+{
+	vunmap(addr);
+}
+
+unsigned int dmabuf_rs_iminor(struct inode *inode)
+{
+	return iminor(inode);
+}
+
+unsigned long dmabuf_rs_page_to_pfn(struct page *page)
+{
+	return page_to_pfn(page);
+}
+
+struct page *dmabuf_rs_pfn_to_page(unsigned long pfn)
+{
+	return pfn_to_page(pfn);
+}
+
+void *dmabuf_rs_page_address(struct page *page)
+{
+	return page_address(page);
+}
+
+struct cma *dmabuf_rs_default_cma(void)
+{
+	return dev_get_cma_area(NULL);
+}
+
+void dmabuf_rs_sync_for_cpu(struct device *dev, struct sg_table *sgt,
+			    enum dma_data_direction dir)
+{
+	dma_sync_sgtable_for_cpu(dev, sgt, dir);
+}
+
+void dmabuf_rs_sync_for_device(struct device *dev, struct sg_table *sgt,
+			       enum dma_data_direction dir)
+{
+	dma_sync_sgtable_for_device(dev, sgt, dir);
+}
+
+bool dmabuf_rs_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
+}
+
+unsigned int dmabuf_rs_cma_alignment(void)
+{
+	return CONFIG_CMA_ALIGNMENT;
+}
+
+bool dmabuf_rs_mem_accounting(void)
+{
+	return READ_ONCE(mem_accounting);
+}
 
 /* sync_file_create() returns the sync_file; Rust wants its file (or NULL). */
 struct file *dmabuf_rs_sync_file_create(struct dma_fence *fence)

@@ -25,15 +25,18 @@ unsigned long dmabuf_rs_vma_pages(struct vm_area_struct *vma);
 void dmabuf_rs_vm_flags_set(struct vm_area_struct *vma, unsigned long flags);
 void dmabuf_rs_list_add(struct list_head *entry, struct list_head *head);
 void dmabuf_rs_list_del(struct list_head *entry);
-void dmabuf_rs_sg_set_page(struct scatterlist *sg, struct page *page, unsigned int len, unsigned int offset);
+void dmabuf_rs_sg_set_page(struct scatterlist *sg, struct page *page, unsigned int len,
+			   unsigned int offset);
 void *dmabuf_rs_vmap_pages(struct page **pages, unsigned int count);
 unsigned int dmabuf_rs_iminor(struct inode *inode);
 unsigned long dmabuf_rs_page_to_pfn(struct page *page);
 struct page *dmabuf_rs_pfn_to_page(unsigned long pfn);
 void *dmabuf_rs_page_address(struct page *page);
 struct cma *dmabuf_rs_default_cma(void);
-void dmabuf_rs_sync_for_cpu(struct device *dev, struct sg_table *sgt, enum dma_data_direction dir);
-void dmabuf_rs_sync_for_device(struct device *dev, struct sg_table *sgt, enum dma_data_direction dir);
+void dmabuf_rs_sync_for_cpu(struct device *dev, struct sg_table *sgt,
+			    enum dma_data_direction dir);
+void dmabuf_rs_sync_for_device(struct device *dev, struct sg_table *sgt,
+			       enum dma_data_direction dir);
 bool dmabuf_rs_fatal_signal_pending(void);
 unsigned int dmabuf_rs_cma_alignment(void);
 bool dmabuf_rs_mem_accounting(void);
