@@ -126,6 +126,64 @@ static int udmabuf(size_t size)
 	return fd;
 }
 
+/* The importer patterns of real drivers (see kmod/dmabuf_test.h). */
+static void reattach_suite(int dev, int fd, const char *who)
+{
+	static const char *checks[] = {
+		"every attach and map succeeds",
+		"every attachment maps to the same DMA segments as a live one",
+		"nothing is left attached",
+	};
+	long mask = ioctl(dev, DMABUF_TEST_REATTACH, fd);
+
+	for (int i = 0; i < 3; i++)
+		result(mask >= 0 && (mask >> i) & 1, "%s: re-attaching importer: %s", who, checks[i]);
+}
+
+static void hold_suite(int dev)
+{
+	const size_t size = 4 << 20;
+	const char *bufinfo = "/sys/kernel/debug/dma_buf/bufinfo";
+	unsigned char *p;
+	long slot, sum;
+	int fd;
+
+	fd = heap_buf("/dev/dma_heap/default_cma_region", size);
+	result(fd >= 0, "vc-sm-cma importer: CMA heap buffer of 4 MiB");
+	if (fd < 0)
+		return;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	result(p != MAP_FAILED, "vc-sm-cma importer: mmap");
+	if (p != MAP_FAILED) {
+		sync_buf(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
+		memset(p, 0x5a, size);
+		sync_buf(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
+		munmap(p, size);
+	}
+	slot = ioctl(dev, DMABUF_TEST_HOLD, fd);
+	result(slot >= 0, "vc-sm-cma importer: holds a CMA heap buffer (one contiguous DMA segment)");
+	close(fd);
+	if (slot < 0)
+		return;
+	result(file_has(bufinfo, "04194304\t"), "vc-sm-cma importer: the held buffer outlives its last fd (bufinfo)");
+	sum = ioctl(dev, DMABUF_TEST_HELD_SUM, slot);
+	result(sum == (long)size * 0x5a, "vc-sm-cma importer: reads the data written before the fd was closed");
+	result(ioctl(dev, DMABUF_TEST_UNHOLD, slot) == 0, "vc-sm-cma importer: lets go");
+	result(!file_has(bufinfo, "04194304\t"), "vc-sm-cma importer: the buffer is freed when the importer lets go");
+
+	fd = heap_buf("/dev/dma_heap/system", (2 << 20) + 8192);
+	if (fd >= 0) {
+		slot = ioctl(dev, DMABUF_TEST_HOLD, fd);
+		result(slot == -1 && errno == EINVAL,
+		       "vc-sm-cma importer: refuses a system heap buffer in several segments with EINVAL");
+		if (slot >= 0)
+			ioctl(dev, DMABUF_TEST_UNHOLD, slot);
+		close(fd);
+	} else {
+		result(0, "vc-sm-cma importer: system heap buffer of 2 MiB + 8 KiB");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	int dev, fd, fd2, memfd;
@@ -200,6 +258,7 @@ int main(int argc, char **argv)
 	result(fd2 >= 0, "udmabuf buffer");
 	if (fd2 >= 0) {
 		import_suite(dev, fd2, 16 * 4096, "udmabuf");
+		reattach_suite(dev, fd2, "udmabuf");
 		close(fd2);
 	}
 	close(fd);
@@ -210,14 +269,17 @@ int main(int argc, char **argv)
 	if (fd >= 0) {
 		import_suite(dev, fd, 4 << 20, "CMA heap");
 		result(last.nents == 1, "CMA heap: the importer sees one contiguous DMA segment");
+		reattach_suite(dev, fd, "CMA heap");
 		close(fd);
 	}
 	fd = heap_buf("/dev/dma_heap/system", (2 << 20) + 8192);
 	result(fd >= 0, "system heap buffer of 2 MiB + 8 KiB");
 	if (fd >= 0) {
 		import_suite(dev, fd, (2 << 20) + 8192, "system heap");
+		reattach_suite(dev, fd, "system heap");
 		close(fd);
 	}
+	hold_suite(dev);
 	printf("1..%d\n", test_no);
 	return failed ? 1 : 0;
 }

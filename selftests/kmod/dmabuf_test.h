@@ -28,5 +28,18 @@ struct dmabuf_test_import {
 #define DMABUF_TEST_EXPORT_ERROR	_IO('T', 3)
 #define DMABUF_TEST_DYNAMIC		_IO('T', 4)
 #define DMABUF_TEST_HEAP_ADD_ERROR	_IO('T', 5)
+/*
+ * Importer patterns of real drivers. HOLD (vc-sm-cma): attach and map the
+ * buffer behind fd, refuse it with EINVAL unless the mapping is one
+ * contiguous DMA segment, and keep it (reference, attachment, mapping)
+ * until UNHOLD, whatever userspace does with its fd; returns a slot.
+ * HELD_SUM: the sum of the held buffer's bytes, read through vmap inside
+ * begin/end_cpu_access. REATTACH: attach, map, unmap, detach the buffer
+ * behind fd many times; returns a mask of the checks that held.
+ */
+#define DMABUF_TEST_HOLD		_IO('T', 6)
+#define DMABUF_TEST_HELD_SUM		_IO('T', 7)
+#define DMABUF_TEST_UNHOLD		_IO('T', 8)
+#define DMABUF_TEST_REATTACH		_IO('T', 9)
 
 #endif

@@ -13,6 +13,7 @@
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
@@ -379,6 +380,181 @@ static long do_export_error(u32 which)
 	return PTR_ERR(buf);
 }
 
+/*
+ * vc-sm-cma's importer: its VideoCore can only take a buffer in one
+ * contiguous DMA segment, and it keeps the buffer until the VideoCore lets
+ * go, long after the process that shared it closed its fd.
+ */
+#define HOLD_SLOTS 8
+static struct held {
+	struct dma_buf *buf;
+	struct dma_buf_attachment *attach;
+	struct sg_table *sgt;
+} held[HOLD_SLOTS];
+static DEFINE_MUTEX(held_lock);
+
+static void unhold(struct held *h)
+{
+	dma_buf_unmap_attachment_unlocked(h->attach, h->sgt, DMA_BIDIRECTIONAL);
+	dma_buf_detach(h->buf, h->attach);
+	dma_buf_put(h->buf);
+	h->buf = NULL;
+}
+
+static long do_hold(int fd)
+{
+	struct dma_buf_attachment *a;
+	struct dma_buf *buf;
+	struct sg_table *sgt;
+	long ret;
+	int i;
+
+	buf = dma_buf_get(fd);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	a = dma_buf_attach(buf, test_misc.this_device);
+	if (IS_ERR(a)) {
+		dma_buf_put(buf);
+		return PTR_ERR(a);
+	}
+	sgt = dma_buf_map_attachment_unlocked(a, DMA_BIDIRECTIONAL);
+	if (IS_ERR(sgt)) {
+		ret = PTR_ERR(sgt);
+		goto detach;
+	}
+	ret = -EINVAL;
+	if (sgt->nents != 1 || sg_dma_len(sgt->sgl) < buf->size)
+		goto unmap;
+	mutex_lock(&held_lock);
+	ret = -EBUSY;
+	for (i = 0; i < HOLD_SLOTS; i++) {
+		if (!held[i].buf) {
+			held[i] = (struct held){ .buf = buf, .attach = a, .sgt = sgt };
+			ret = i;
+			break;
+		}
+	}
+	mutex_unlock(&held_lock);
+	if (ret >= 0)
+		return ret;
+unmap:
+	dma_buf_unmap_attachment_unlocked(a, sgt, DMA_BIDIRECTIONAL);
+detach:
+	dma_buf_detach(buf, a);
+	dma_buf_put(buf);
+	return ret;
+}
+
+static long do_held_sum(unsigned long slot)
+{
+	struct iosys_map map;
+	struct held *h;
+	long sum = 0;
+	size_t i;
+	int ret;
+	u8 *p;
+
+	if (slot >= HOLD_SLOTS)
+		return -EINVAL;
+	mutex_lock(&held_lock);
+	h = &held[slot];
+	ret = -ENOENT;
+	if (!h->buf)
+		goto out;
+	ret = dma_buf_begin_cpu_access(h->buf, DMA_FROM_DEVICE);
+	if (ret)
+		goto out;
+	ret = dma_buf_vmap_unlocked(h->buf, &map);
+	if (!ret) {
+		p = map.vaddr;
+		for (i = 0; i < h->buf->size; i++)
+			sum += p[i];
+		dma_buf_vunmap_unlocked(h->buf, &map);
+	}
+	dma_buf_end_cpu_access(h->buf, DMA_FROM_DEVICE);
+out:
+	mutex_unlock(&held_lock);
+	return ret ? ret : sum;
+}
+
+static long do_unhold(unsigned long slot)
+{
+	long ret = -ENOENT;
+
+	if (slot >= HOLD_SLOTS)
+		return -EINVAL;
+	mutex_lock(&held_lock);
+	if (held[slot].buf) {
+		unhold(&held[slot]);
+		ret = 0;
+	}
+	mutex_unlock(&held_lock);
+	return ret;
+}
+
+/*
+ * An importer that attaches the same buffer again and again (a capture
+ * driver re-queueing the same dma-buf each frame): every attachment maps
+ * to the same DMA segments, a second attachment alongside a live one sees
+ * the same mapping, and nothing is left attached afterwards.
+ */
+#define REATTACH_ROUNDS 32
+static long do_reattach(int fd)
+{
+	struct dma_buf_attachment *a, *first = NULL;
+	struct sg_table *sgt, *first_sgt = NULL;
+	struct scatterlist *sg, *sg0;
+	struct dma_buf *buf;
+	long ok = 1 << 0 | 1 << 1 | 1 << 2;
+	int i, j;
+
+	buf = dma_buf_get(fd);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	for (i = 0; i < REATTACH_ROUNDS; i++) {
+		a = dma_buf_attach(buf, test_misc.this_device);
+		if (IS_ERR(a)) {
+			ok &= ~(1 << 0);
+			break;
+		}
+		sgt = dma_buf_map_attachment_unlocked(a, DMA_TO_DEVICE);
+		if (IS_ERR(sgt)) {
+			ok &= ~(1 << 0);
+			dma_buf_detach(buf, a);
+			break;
+		}
+		if (!first) {
+			/* Kept mapped: the later rounds attach alongside it. */
+			first = a;
+			first_sgt = sgt;
+			continue;
+		}
+		if (sgt->nents != first_sgt->nents) {
+			ok &= ~(1 << 1);
+		} else {
+			sg0 = first_sgt->sgl;
+			for_each_sgtable_dma_sg(sgt, sg, j) {
+				if (sg_dma_address(sg) != sg_dma_address(sg0) ||
+				    sg_dma_len(sg) != sg_dma_len(sg0))
+					ok &= ~(1 << 1);
+				sg0 = sg_next(sg0);
+			}
+		}
+		dma_buf_unmap_attachment_unlocked(a, sgt, DMA_TO_DEVICE);
+		dma_buf_detach(buf, a);
+	}
+	if (first) {
+		dma_buf_unmap_attachment_unlocked(first, first_sgt, DMA_TO_DEVICE);
+		dma_buf_detach(buf, first);
+	}
+	dma_resv_lock(buf->resv, NULL);
+	if (!list_empty(&buf->attachments))
+		ok &= ~(1 << 2);
+	dma_resv_unlock(buf->resv);
+	dma_buf_put(buf);
+	return ok;
+}
+
 static long test_ioctl(struct file *f, unsigned int cmd, unsigned long uarg)
 {
 	void __user *up = (void __user *)uarg;
@@ -419,6 +595,14 @@ static long test_ioctl(struct file *f, unsigned int cmd, unsigned long uarg)
 		return do_dynamic((int)uarg);
 	case DMABUF_TEST_HEAP_ADD_ERROR:
 		return do_heap_add_error((u32)uarg);
+	case DMABUF_TEST_HOLD:
+		return do_hold((int)uarg);
+	case DMABUF_TEST_HELD_SUM:
+		return do_held_sum(uarg);
+	case DMABUF_TEST_UNHOLD:
+		return do_unhold(uarg);
+	case DMABUF_TEST_REATTACH:
+		return do_reattach((int)uarg);
 	}
 	return -ENOTTY;
 }
@@ -455,6 +639,11 @@ static int __init test_init(void)
 
 static void __exit test_exit(void)
 {
+	int i;
+
+	for (i = 0; i < HOLD_SLOTS; i++)
+		if (held[i].buf)
+			unhold(&held[i]);
 	test_misc.this_device->dma_parms = NULL;
 	misc_deregister(&test_misc);
 }
