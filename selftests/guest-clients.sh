@@ -1,0 +1,268 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs in the Debian guest (vm-run --rootfs debian --put): real, unmodified
+# dma-buf clients on whichever core the kernel has. Each result is a line
+# "SUITE: ok N - DESCRIPTION" (or "not ok") for the host to parse and to
+# compare between the `test` and `stock-test` kernels; "# ..." lines are
+# information (timings) that is not compared.
+#
+#   guest-clients.sh [vgem] [igt] [v4l2] [gst] [cam] [udmabuf]  (default: all)
+#
+# Nothing here decides a result by itself: each line says what the tool
+# said (its exit status, its own verdicts and totals, the frames' checksums).
+export LC_ALL=C
+kind=$(cat /etc/dmabuf-rs-kernel)
+out=/tmp/clients
+mkdir -p $out
+
+# tap SUITE OK|FAIL|SKIP|TODO DESCRIPTION [REASON]
+# TODO: a known upstream failure, the same on the C core (the host's
+# differential checks that); counted neither as passed nor as failed.
+tap() {
+	eval "c=\${n_$1:-0}"
+	c=$((c + 1))
+	eval "n_$1=$c"
+	case $2 in
+	OK) echo "$1: ok $c - $3" ;;
+	SKIP) echo "$1: ok $c - $3 # SKIP${4:+ $4}" ;;
+	TODO) echo "$1: not ok $c - $3 # TODO $4" ;;
+	*) echo "$1: not ok $c - $3" ;;
+	esac
+}
+
+# v4l2-compliance verdicts that fail on the C core too: v4l-utils 1.30's
+# check of vivid's pixel-array control does not match 7.3's vivid
+# ("qextctrl.dims[0] != roundup(fmt.g_width(), PIXEL_ARRAY_DIV)"), which
+# fails the input test, and the audio-input test follows from it.
+V4L2_KNOWN="VIDIOC_G/S/ENUMINPUT VIDIOC_G/S_AUDIO"
+V4L2_KNOWN_WHY="upstream: v4l-utils 1.30 vs vivid 7.3 pixel-array control, fails on the C core too"
+
+# The video4linux node whose name is $1 (e.g. vivid-000-vid-cap).
+node() {
+	for d in /sys/class/video4linux/video*; do
+		[ "$(cat "$d/name" 2>/dev/null)" = "$1" ] && { echo "/dev/${d##*/}"; return 0; }
+	done
+	return 1
+}
+
+# vivid with N instances on allocator A (0 vb2-vmalloc, 1 vb2-dma-contig).
+vivid() { # vivid N A
+	i=0
+	while grep -q '^vivid ' /proc/modules; do
+		rmmod vivid 2>$out/rmmod.log && break
+		i=$((i + 1))
+		[ $i -lt 30 ] || { sed 's/^/# /' $out/rmmod.log; return 1; }
+		sleep 1
+	done
+	allocs=$2
+	i=1
+	while [ $i -lt "$1" ]; do allocs="$allocs,$2"; i=$((i + 1)); done
+	modprobe vivid n_devs="$1" allocators="$allocs" 2>$out/modprobe.log ||
+		{ sed 's/^/# /' $out/modprobe.log; return 1; }
+}
+
+udev_settle() {
+	[ -n "$udevd" ] || return 0
+	udevadm trigger --action=add --subsystem-match=media --subsystem-match=video4linux >/dev/null 2>&1
+	udevadm settle -t 30 >/dev/null 2>&1
+}
+
+# ---- IGT: the vgem benchmarks of Debian's intel-gpu-tools.
+run_igt() {
+	b=/usr/libexec/igt-gpu-tools/benchmarks
+	# prime_lookup with few devices and ages: its defaults need 500000 fds.
+	for t in "vgem_mmap" "prime_lookup -d 4 -a 16 -o 64"; do
+		name=${t%% *}
+		if [ ! -x "$b/$name" ]; then
+			tap igt SKIP "$name: not installed"
+			continue
+		fi
+		t0=$(date +%s)
+		# shellcheck disable=SC2086
+		timeout 300 $b/$t >$out/$name.log 2>&1
+		rc=$?
+		echo "# igt $name ($(($(date +%s) - t0)) s): $(grep -v '^$' $out/$name.log | tr '\n' ' ' | cut -c1-300)"
+		case $rc in
+		0) tap igt OK "$name: exit 0" ;;
+		77) tap igt SKIP "$name: IGT skip" "($(grep -m1 -i 'no known gpu' $out/$name.log); Debian's IGT 2.0 opens DRIVER_INTEL here)" ;;
+		*) sed 's/^/# /' $out/$name.log | tail -n 20; tap igt FAIL "$name: exit $rc" ;;
+		esac
+	done
+}
+
+# ---- v4l2-compliance -s on vivid, DMABUF streaming from a second vivid
+# instance (-e), once on vb2-vmalloc and once on vb2-dma-contig.
+run_v4l2() {
+	for a in 0 1; do
+		case $a in 0) s=v4l2_vmalloc ;; 1) s=v4l2_dma_contig ;; esac
+		if ! vivid 2 $a; then
+			tap $s FAIL "modprobe vivid n_devs=2 allocators=$a,$a"
+			continue
+		fi
+		cap=$(node vivid-000-vid-cap) exp=$(node vivid-001-vid-cap)
+		if [ -z "$cap" ] || [ -z "$exp" ]; then
+			tap $s FAIL "vivid-000-vid-cap and vivid-001-vid-cap present"
+			continue
+		fi
+		t0=$(date +%s)
+		v4l2-compliance -P -d "$cap" -e "$exp" -s3 >$out/$s.log 2>&1
+		rc=$?
+		echo "# $s: v4l2-compliance -d $cap -e $exp -s3: exit $rc in $(($(date +%s) - t0)) s"
+		# Every "test ...: OK|FAIL" verdict of the tool, one TAP line each.
+		sed -n -E 's/^[[:space:]]*test (.*): (OK|FAIL)(.*)$/\2 \1\3/p' $out/$s.log >$out/$s.verdicts
+		known=0
+		while read -r v desc; do
+			case " $V4L2_KNOWN " in
+			*" $desc "*) [ "$v" = FAIL ] && { v=TODO; known=$((known + 1)); } ;;
+			esac
+			tap $s "$v" "$desc" "$V4L2_KNOWN_WHY"
+		done <$out/$s.verdicts
+		total=$(grep -m1 '^Total for ' $out/$s.log | sed -E 's/^Total for [^:]*: //')
+		n=$(grep -c '^OK DMABUF (' $out/$s.verdicts)
+		if [ "$n" -gt 0 ]; then
+			tap $s OK "DMABUF streaming tested and passed $n times (export device $exp)"
+		else
+			tap $s FAIL "DMABUF streaming tested and passed"
+		fi
+		case $total in
+		*"Failed: $known,"*) tap $s OK "totals: $total (the failures are the $known known upstream ones)" ;;
+		*) grep -E 'fail:|FAIL' $out/$s.log | sed 's/^/# /' | head -n 20; tap $s FAIL "totals: ${total:-none (exit $rc)}" ;;
+		esac
+	done
+}
+
+# ---- GStreamer: v4l2src exporting its buffers as dma-bufs (io-mode=dmabuf,
+# the frames read through the dma-buf mmap), and v4l2sink importing them
+# (io-mode=dmabuf-import). vivid's test pattern without its text overlay is
+# the same in every frame, so the frames' checksums are known.
+run_gst() {
+	if ! vivid 2 0; then tap gst FAIL "modprobe vivid n_devs=2"; return; fi
+	cap=$(node vivid-000-vid-cap) out1=$(node vivid-001-vid-out)
+	caps=video/x-raw,format=YUY2,width=640,height=480
+	v4l2-ctl -d "$cap" -c osd_text_mode=2 >/dev/null 2>&1
+	# The output on HDMI at 640x480p60, so that it takes the capture format.
+	v4l2-ctl -d "$out1" -o 1 >/dev/null 2>&1
+	v4l2-ctl -d "$out1" --set-dv-bt-timings index=0 >/dev/null 2>&1
+	rm -rf $out/gst && mkdir -p $out/gst
+	t0=$(date +%s)
+	timeout 300 gst-launch-1.0 -q v4l2src device="$cap" io-mode=dmabuf num-buffers=8 ! $caps ! \
+		multifilesink location=$out/gst/f%02d.raw >$out/gst-export.log 2>&1
+	rc=$?
+	echo "# gst io-mode=dmabuf: exit $rc in $(($(date +%s) - t0)) s"
+	nf=$(ls $out/gst | wc -l)
+	sums=$(md5sum $out/gst/*.raw 2>/dev/null | cut -d' ' -f1 | sort | uniq -c | awk '{printf "%s%sx%s", sep, $1, $2; sep=","}')
+	size=$(stat -c %s $out/gst/f00.raw 2>/dev/null)
+	if [ $rc = 0 ] && [ "$nf" = 8 ]; then
+		tap gst OK "v4l2src io-mode=dmabuf: 8 frames of $size bytes, md5 $sums"
+	else
+		sed 's/^/# /' $out/gst-export.log | tail -n 20
+		tap gst FAIL "v4l2src io-mode=dmabuf: exit $rc, $nf frames"
+	fi
+	t0=$(date +%s)
+	timeout 300 gst-launch-1.0 -q v4l2src device="$cap" io-mode=dmabuf num-buffers=8 ! $caps ! \
+		v4l2sink device="$out1" io-mode=dmabuf-import >$out/gst-import.log 2>&1
+	rc=$?
+	echo "# gst v4l2sink io-mode=dmabuf-import: exit $rc in $(($(date +%s) - t0)) s"
+	if [ $rc = 0 ]; then
+		tap gst OK "v4l2src io-mode=dmabuf ! v4l2sink io-mode=dmabuf-import: 8 frames"
+	else
+		sed 's/^/# /' $out/gst-import.log | tail -n 20
+		tap gst FAIL "v4l2src io-mode=dmabuf ! v4l2sink io-mode=dmabuf-import: exit $rc"
+	fi
+	# And the other way round: v4l2src imports the buffers v4l2sink exports.
+	t0=$(date +%s)
+	timeout 300 gst-launch-1.0 -q v4l2src device="$cap" io-mode=dmabuf-import num-buffers=8 ! $caps ! \
+		v4l2sink device="$out1" io-mode=dmabuf >$out/gst-import2.log 2>&1
+	rc=$?
+	echo "# gst v4l2src io-mode=dmabuf-import: exit $rc in $(($(date +%s) - t0)) s"
+	if [ $rc = 0 ]; then
+		tap gst OK "v4l2src io-mode=dmabuf-import ! v4l2sink io-mode=dmabuf: 8 frames"
+	else
+		sed 's/^/# /' $out/gst-import2.log | tail -n 20
+		tap gst FAIL "v4l2src io-mode=dmabuf-import ! v4l2sink io-mode=dmabuf: exit $rc"
+	fi
+}
+
+# ---- libcamera: cam captures from vimc; libcamera exports the V4L2
+# buffers as dma-bufs and maps them through the dma-buf fd.
+run_cam() {
+	modprobe vimc || { tap cam FAIL "modprobe vimc"; return; }
+	# libcamera enumerates cameras through udev: udevd runs for cam only
+	# (its device probing would keep vivid busy in the other parts).
+	if [ -x /usr/lib/systemd/systemd-udevd ]; then
+		/usr/lib/systemd/systemd-udevd --daemon >/dev/null 2>&1 && udevd=1
+	fi
+	udev_settle
+	# No text overlay on the sensors' test pattern: every frame the same.
+	for d in /sys/class/video4linux/v4l-subdev*; do
+		case $(cat "$d/name") in
+		Sensor*) v4l2-ctl -d "/dev/${d##*/}" -c show_information=2 >/dev/null 2>&1 ;;
+		esac
+	done
+	rm -rf $out/cam && mkdir -p $out/cam
+	t0=$(date +%s)
+	timeout 300 cam -c 1 -C5 -s role=viewfinder,width=640,height=480,pixelformat=BGR888 \
+		-F$out/cam/frame-#.bin >$out/cam.log 2>&1
+	rc=$?
+	echo "# cam: exit $rc in $(($(date +%s) - t0)) s"
+	nf=$(ls $out/cam | wc -l)
+	sums=$(md5sum $out/cam/* 2>/dev/null | cut -d' ' -f1 | sort | uniq -c | awk '{printf "%s%sx%s", sep, $1, $2; sep=","}')
+	if [ $rc = 0 ] && [ "$nf" = 5 ]; then
+		tap cam OK "cam on vimc: 5 frames, md5 $sums"
+	else
+		sed 's/^/# /' $out/cam.log | tail -n 20
+		tap cam FAIL "cam on vimc: exit $rc, $nf frames"
+	fi
+	[ -z "$udevd" ] || udevadm control --exit >/dev/null 2>&1
+	udevd=""
+}
+
+# ---- upstream's udmabuf selftest (tools/testing/selftests/drivers/
+# dma-buf), built unmodified; its huge-page cases need 2 GiB of 2 MiB pages
+# (vm-run --append hugepages=1024).
+run_udmabuf() {
+	if [ ! -x /tmp/udmabuf ]; then
+		tap udmabuf SKIP "upstream udmabuf selftest: not given to the guest"
+		return
+	fi
+	echo "# udmabuf: $(grep -E '^HugePages_(Total|Free)' /proc/meminfo | tr -s ' \n' ' ')"
+	t0=$(date +%s)
+	/tmp/udmabuf >$out/udmabuf.log 2>&1
+	rc=$?
+	echo "# udmabuf: exit $rc in $(($(date +%s) - t0)) s"
+	grep -E '^(not )?ok [0-9]+ ' $out/udmabuf.log >$out/udmabuf.tap
+	while read -r line; do
+		case $line in
+		*"# SKIP"*) tap udmabuf SKIP "${line#ok * }" ;;
+		"ok "*) tap udmabuf OK "${line#ok * }" ;;
+		*) tap udmabuf FAIL "${line#not ok * }" ;;
+		esac
+	done <$out/udmabuf.tap
+	total=$(grep -m1 '^# Totals:' $out/udmabuf.log)
+	if [ $rc = 0 ] && [ -n "$total" ]; then
+		tap udmabuf OK "exit 0, ${total#\# }"
+	else
+		sed 's/^/# /' $out/udmabuf.log | tail -n 20
+		tap udmabuf FAIL "exit $rc, ${total:-no totals}"
+	fi
+}
+
+# ---- DRM PRIME through vgem (selftests/dmabuf_vgem.c).
+run_vgem() {
+	if [ ! -x /tmp/dmabuf_vgem ]; then
+		tap vgem SKIP "dmabuf_vgem: not given to the guest"
+		return
+	fi
+	/tmp/dmabuf_vgem 2>&1 | sed -n -E 's/^((not )?ok [0-9]+ - .*)$/vgem: \1/p; s/^(# .*)$/\1/p'
+}
+
+# systemd's tools (udevd for cam) refuse to act in a chroot unless told.
+export SYSTEMD_IGNORE_CHROOT=1
+udevd=""
+
+[ $# -gt 0 ] || set -- vgem igt v4l2 gst cam udmabuf
+for part in "$@"; do
+	run_$part
+done
+echo "clients-done"
