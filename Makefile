@@ -29,5 +29,10 @@ run:
 bench:
 	@bash selftests/bench/run-bench.sh
 
-.PHONY: modules clean check run bench
+# The seeded fuzzer for as long as asked (not part of check; a short run
+# is): make fuzz DURATION=3600 [SEED=1] [KERNEL=test].
+fuzz:
+	@bash selftests/fuzz.sh
+
+.PHONY: modules clean check run bench fuzz
 endif

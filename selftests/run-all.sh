@@ -99,7 +99,7 @@ if make -s -C "$SRC/tools/testing/selftests/dmabuf-heaps" OUTPUT="$bin" \
 else
 	cat "$out/upstream-heaps.cc.log"; tap FAIL "compile upstream tools/testing/selftests/dmabuf-heaps"
 fi
-for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_stress dmabuf_vgem; do
+for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_stress dmabuf_vgem dmabuf_fuzz; do
 	if gcc -static -O2 -Wall -Werror -Wno-unused-result -pthread -I "$hdr" -o "$bin/$t" "selftests/$t.c" 2>"$out/$t.cc.log"; then
 		tap OK "compile $t (static)"
 	else
@@ -256,6 +256,27 @@ if [ $rc = 125 ] && grep -q 'dmabuf_test_warn: deliberate warning\|WARNING:' "$o
 	tap OK "vm-run fails (125) on a deliberate WARN"
 else
 	tail -n 20 "$out/warn.log"; tap FAIL "vm-run fails (125) on a deliberate WARN (got $rc)"
+fi
+
+# 4b. The seeded fuzzer on both kernels: the same seeds must give the same
+# results (a hash of every operation's outcome, checked every 500
+# operations), with no splat and no leaked fd.
+for k in test stock-test; do
+	step "$k: the seeded fuzzer"
+	selftests/vm-run --kernel "$k" --put "$bin/dmabuf_fuzz" -- \
+		sh -c 'for s in 1 2 3 4; do /tmp/dmabuf_fuzz $s 3000 || exit 1; done' >"$out/fuzz-$k.log" 2>&1
+	rc=$?
+	tr -d '\r' <"$out/fuzz-$k.log" | grep -E '^(hash|ok|not ok)' >"$out/fuzz-$k.res"
+	if [ $rc = 0 ] && [ "$(grep -c '^ok 1 - seed' "$out/fuzz-$k.res")" = 4 ]; then
+		tap OK "$k/fuzz: 4 seeds x 3000 operations, no splat, no leaked fd"
+	else
+		tail -n 30 "$out/fuzz-$k.log"; tap FAIL "$k/fuzz: 4 seeds x 3000 operations (vm-run exit $rc)"
+	fi
+done
+if [ -s "$out/fuzz-test.res" ] && diff "$out/fuzz-test.res" "$out/fuzz-stock-test.res" >"$out/diff-fuzz.txt"; then
+	tap OK "differential: fuzzer results identical on test and stock-test"
+else
+	head -n 20 "$out/diff-fuzz.txt"; tap FAIL "differential: fuzzer results differ between test and stock-test"
 fi
 
 # 5b. An importer bug: the last reference to a vmapped buffer goes. The

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make fuzz [DURATION=SECONDS] [SEED=N] [KERNEL=test|stock-test]: runs the
+# seeded fuzzer (selftests/dmabuf_fuzz.c) in one VM, seed after seed from
+# SEED, 5000 operations each, until DURATION seconds of guest time have
+# passed, and reports the seeds and operations run. Any kernel splat,
+# leaked fd or fuzzer failure stops it with a non-zero status; rerun one
+# seed with `dmabuf_fuzz SEED 5000 -v` to see its operations.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../scripts/common.sh"
+cd "$here/.."
+
+duration=${DURATION:-600}
+seed=${SEED:-1}
+kernel=${KERNEL:-test}
+ops=5000
+
+log "building the $kernel kernel and the test modules if needed"
+scripts/build-kernel.sh "$kernel" >/dev/null
+scripts/build-kmods.sh "$kernel" >/dev/null
+bin=$CACHE/bin
+mkdir -p "$bin"
+gcc -static -O2 -Wall -Werror -Wno-unused-result -I "$CACHE/build-$kernel/usr-headers/include" \
+	-o "$bin/dmabuf_fuzz" selftests/dmabuf_fuzz.c || die "compiling selftests/dmabuf_fuzz.c failed"
+
+log "fuzzing $kernel for ${duration}s from seed $seed ($ops operations per seed)"
+guest='end=$(($(cut -d. -f1 /proc/uptime) + '$duration')); s='$seed'; n=0
+while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
+	/tmp/dmabuf_fuzz $s '$ops' | grep -v "^hash@" || { echo "fuzz: seed $s failed"; exit 1; }
+	s=$((s + 1)); n=$((n + '$ops'))
+done
+echo "fuzz: $n operations, seeds '$seed'..$((s - 1))"'
+selftests/vm-run --kernel "$kernel" --timeout $((duration * 3 + 600)) --put "$bin/dmabuf_fuzz" -- sh -c "$guest"
