@@ -185,7 +185,7 @@ def main():
         "operation", "heap", "size", "mode", "stock ns", "ours ns", "ours/stock [95%]", "x floor s/o")
     lines.append(hdr)
     lines.append("-" * len(hdr))
-    worst = None
+    worst = worst_sig = None
     for st in table:
         mode, op, heap, size = st["key"]
         if st["b9live"] is not None and st["b9live"] not in B9_TABLE:
@@ -206,6 +206,9 @@ def main():
             name, heap, fmt_size(size), mode, fmt_ns(st["ms"]), fmt_ns(st["mo"]), rtxt, ftxt))
         if not st["control"] and st["ratio"] is not None and (worst is None or st["ratio"] > worst["ratio"]):
             worst = st
+        if not st["control"] and st["lo"] is not None and st["lo"] > 1.0 and \
+                (worst_sig is None or st["lo"] > worst_sig["lo"]):
+            worst_sig = st
     lines.append("")
     lines.append("ns are per operation (median of each boot's batches, then median over boots);")
     lines.append("* = control row (no dma-buf code runs; its ratio shows the rig's noise).")
@@ -275,6 +278,14 @@ def main():
         wline = "worst ratio: %.2f (%s, %s, %s)" % (worst["ratio"], w[1], w[2], fmt_size(w[3]) if w[3] else "-")
     else:
         wline = "worst ratio: none (nothing measured on both kernels)"
+    if worst_sig:
+        w = worst_sig["key"]
+        lines.append("")
+        lines.append("highest lower bound above 1.00: %.2f [%.2f-%.2f] (%s, %s, %s, %s)" % (
+            worst_sig["ratio"], worst_sig["lo"], worst_sig["hi"], w[1], w[2], fmt_size(w[3]) if w[3] else "-", w[0]))
+        n_above = sum(1 for st in table if not st["control"] and st["lo"] is not None and st["lo"] > 1.0
+                      and (st["b9live"] is None or st["b9live"] in B9_TABLE))
+        lines.append("rows whose whole interval is above 1.00: %d" % n_above)
     lines.append("")
     lines.append(wline)
     text = "\n".join(lines) + "\n"
@@ -322,7 +333,9 @@ def write_svg(path, table, boot_med, meta, wline):
     o.append('<text x="10" y="40" fill="#444">%s · %s · %s · left of 1.00 = Rust faster</text>' % (
         esc(date), esc(kv), esc(wline)))
     # Grid.
-    ticks = [t for t in (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.5, 2, 3, 5, 10) if lo_v <= t <= hi_v]
+    cand = (0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.5, 2) if hi_v / lo_v < 5 else \
+        (0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2, 5, 10)
+    ticks = [t for t in cand if lo_v <= t <= hi_v]
     ybot = top + rh * len(rows)
     for t in ticks:
         o.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-width="%s"/>' % (
@@ -347,28 +360,28 @@ def write_svg(path, table, boot_med, meta, wline):
         o.append('<text x="%.1f" y="%.1f" fill="%s">%.2f</text>' % (
             min(x(st["hi"] or st["ratio"]) + 6, W - 35), y + 4, color, st["ratio"]))
     # Panel 2: B9 ns/alloc against live buffers.
-    o.append('<text x="10" y="%d" font-size="14" font-weight="bold">B9: ns per ALLOC (4 KiB) against the number of '
-             'live buffers, median over boots</text>' % (p2_top - 25))
+    o.append('<text x="10" y="%d" font-size="14" font-weight="bold">B9: ns per ALLOC (4 KiB, log scale) against the '
+             'number of live buffers, median over boots</text>' % (p2_top - 25))
     pts = [v for d in b9.values() for v in d.values() if v > 0]
     if pts:
         lives = [lv for d in b9.values() for lv in d]
         xmax = max(lives) * 1.1 if lives else 10
-        ymax = max(pts) * 1.15
+        ymin, ymax = min(pts) / 1.5, max(pts) * 1.5
         px0, px1, py0, py1 = left - 300, W - right - 160, p2_top + p2_h, p2_top
 
         def bx(lv):
             return px0 + math.log10(max(lv, 1)) / math.log10(xmax) * (px1 - px0)
 
         def by(v):
-            return py0 - v / ymax * (py0 - py1)
+            return py0 - (math.log10(v) - math.log10(ymin)) / (math.log10(ymax) - math.log10(ymin)) * (py0 - py1)
 
         o.append('<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#888"/>' % (px0, py1, px1 - px0, py0 - py1))
         for t in (1, 10, 100, 1000, 10000, 100000):
             if t <= xmax:
                 o.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>' % (bx(t), py1, bx(t), py0))
                 o.append('<text x="%.1f" y="%d" text-anchor="middle">%s</text>' % (bx(t), py0 + 14, "{:,}".format(t)))
-        for i in range(0, 6):
-            v = ymax * i / 5
+        yt = [m * 10 ** e for e in range(0, 10) for m in (1, 2, 5) if ymin <= m * 10 ** e <= ymax]
+        for v in yt:
             o.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#eee"/>' % (px0, by(v), px1, by(v)))
             o.append('<text x="%d" y="%.1f" text-anchor="end">%s</text>' % (px0 - 5, by(v) + 4, fmt_ns(v)))
         o.append('<text x="%.1f" y="%d" text-anchor="middle">live buffers before the chunk (log scale; '

@@ -91,7 +91,11 @@ step "host TSC: $host_tsc_khz kHz (given to the wall-time guests as tsc_early_kh
 {
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "kernel source: $(cat "$CACHE/$SRC_TARBALL_STAMP" 2>/dev/null || echo unknown)"
-	echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- Kbuild dma_buf heaps sys entry uapi 2>/dev/null || echo ' (core sources modified)')"
+	if git rev-parse -q HEAD >/dev/null 2>&1; then
+		echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Kbuild dma_buf heaps sys entry uapi || echo ' (core sources modified)')"
+	else
+		echo "commit: unknown (not a git checkout)"
+	fi
 	[ -z "${BENCH_NOTE:-}" ] || echo "note: $BENCH_NOTE"
 	echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(free -g | awk '/^Mem/ {print $2}') GiB"
 	echo "qemu: $(qemu-system-x86_64 --version | head -n1)"
