@@ -96,6 +96,7 @@ step "host TSC: $host_tsc_khz kHz (given to the wall-time guests as tsc_early_kh
 	else
 		echo "commit: unknown (not a git checkout)"
 	fi
+	[ "${BENCH_SKIP_BUILD:-0}" != 1 ] || echo "kernels: as last built (BENCH_SKIP_BUILD=1; they may predate this commit)"
 	[ -z "${BENCH_NOTE:-}" ] || echo "note: $BENCH_NOTE"
 	echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(free -g | awk '/^Mem/ {print $2}') GiB"
 	echo "qemu: $(qemu-system-x86_64 --version | head -n1)"
