@@ -61,7 +61,6 @@ mod glue {
         pub(crate) fn dma_fence_unwrap_next(
             cursor: *mut super::fence::UnwrapCursor,
         ) -> *mut bindings::dma_fence;
-        pub(crate) fn dmabuf_rs_resv_usage_rw(write: bool) -> c_uint;
         pub(crate) fn dmabuf_rs_resv_assert_held(resv: *mut bindings::dma_resv);
         pub(crate) fn dmabuf_rs_resv_might_lock(resv: *mut bindings::dma_resv);
         pub(crate) fn dmabuf_rs_resv_lock_interruptible(resv: *mut bindings::dma_resv) -> c_int;

@@ -100,10 +100,12 @@ fn direction(dir: CDirection) -> Option<DataDirection> {
 /// `ops` table and the owner module of the calling exporter.
 #[no_mangle]
 unsafe extern "C" fn dma_buf_export(info: *const DmaBufExportInfo) -> *mut DmaBuf {
-    // SAFETY: NULL or valid by the C contract.
-    let info = (!info.is_null())
-        .then(|| unsafe { ExportInfo::from_c(info) })
-        .flatten();
+    let info = if info.is_null() {
+        None
+    } else {
+        // SAFETY: Not NULL, so a valid export info by the C contract.
+        unsafe { ExportInfo::from_c(info) }
+    };
     let Some(info) = info else {
         kernel::warn_on!(true);
         return EINVAL.to_ptr();

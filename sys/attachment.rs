@@ -131,7 +131,7 @@ impl Attachment {
         }
     }
 
-    /// The buffer (`None` for a corrupt attachment from C).
+    /// The buffer.
     pub(crate) fn dma_buf(&self) -> &DmaBuf {
         // SAFETY: Constant; the buffer outlives its attachments (type invariant).
         unsafe { DmaBuf::from_raw((*self.as_raw()).dmabuf) }

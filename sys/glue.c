@@ -72,11 +72,6 @@ struct dma_fence *dmabuf_rs_fence_get(struct dma_fence *fence)
 	return dma_fence_get(fence);
 }
 
-unsigned int dmabuf_rs_resv_usage_rw(bool write)
-{
-	return dma_resv_usage_rw(write);
-}
-
 void dmabuf_rs_resv_assert_held(struct dma_resv *resv)
 {
 	dma_resv_assert_held(resv);

@@ -10,7 +10,6 @@ struct cma;
 
 void dmabuf_rs_fence_put(struct dma_fence *fence);
 struct dma_fence *dmabuf_rs_fence_get(struct dma_fence *fence);
-unsigned int dmabuf_rs_resv_usage_rw(bool write);
 void dmabuf_rs_resv_assert_held(struct dma_resv *resv);
 void dmabuf_rs_resv_might_lock(struct dma_resv *resv);
 int dmabuf_rs_resv_lock_interruptible(struct dma_resv *resv);

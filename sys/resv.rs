@@ -45,12 +45,12 @@ impl Usage {
     /// The usage that an access of this kind must wait for: writers wait
     /// for everything, readers only for writers (`dma_resv_usage_rw`).
     pub(crate) fn for_access(write: bool) -> Self {
-        // SAFETY: A pure function of its argument.
-        let raw = unsafe { glue::dmabuf_rs_resv_usage_rw(write) };
-        if raw == bindings::dma_resv_usage_DMA_RESV_USAGE_WRITE {
-            Usage::Write
-        } else {
+        // `dma_resv_usage_rw()`: a new write waits for the existing reads
+        // and writes (every fence up to READ), a new read for the writes.
+        if write {
             Usage::Read
+        } else {
+            Usage::Write
         }
     }
 
@@ -182,8 +182,12 @@ impl Resv {
         }
     }
 
-    /// Tells lockdep that the caller may take this lock.
+    /// Tells lockdep that the caller may take this lock (nothing without
+    /// `CONFIG_PROVE_LOCKING`, as C's `might_lock`).
     pub(crate) fn might_lock(&self) {
+        if !cfg!(CONFIG_PROVE_LOCKING) {
+            return;
+        }
         // SAFETY: The object is initialized by the type invariant.
         unsafe { glue::dmabuf_rs_resv_might_lock(self.as_raw()) };
     }
