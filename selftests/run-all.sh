@@ -22,6 +22,22 @@ tap() { # tap OK|FAIL|SKIP|TODO description
 	*) failed=$((failed + 1)); echo "not ok $n - $2" ;;
 	esac
 }
+# relay KERNEL FILE: the guest's "suite: ok N - description" lines of FILE
+# as this run's TAP lines, keeping SKIP and TODO.
+relay() {
+	local line suite rest desc
+	while IFS= read -r line; do
+		suite=${line%%: *}
+		rest=${line#*: }
+		desc=${rest#* [0-9]* - }
+		case $rest in
+		"ok "*" # SKIP"*) tap SKIP "$1/$suite: $desc" ;;
+		"not ok "*" # TODO"*) tap TODO "$1/$suite: $desc" ;;
+		"ok "*) tap OK "$1/$suite: $desc" ;;
+		*) tap FAIL "$1/$suite: $desc" ;;
+		esac
+	done <"$2"
+}
 # Each step as it starts, with the time since make check started.
 step() {
 	local t=$(($(date +%s) - start))
@@ -138,15 +154,7 @@ for k in test stock-test; do
 		tap FAIL "$k: VM run clean (vm-run exit $rc)"
 	fi
 	grep -E '^[a-z_]+: (not )?ok [0-9]+ ' "$out/run-$k.clean" >"$out/tap-$k.txt" || true
-	while IFS= read -r line; do
-		suite=${line%%: *}
-		rest=${line#*: }
-		desc=${rest#* [0-9]* - }
-		case $rest in
-		"ok "*) tap OK "$k/$suite: $desc" ;;
-		*) tap FAIL "$k/$suite: $desc" ;;
-		esac
-	done <"$out/tap-$k.txt"
+	relay "$k" "$out/tap-$k.txt"
 	suites="bench dmabuf_uapi dmabuf_kapi dmabuf_heaps upstream_heaps"
 	[ "$k" = test ] && suites="$suites kunit rmmod"
 	for s in $suites; do
@@ -198,17 +206,7 @@ for k in test stock-test; do
 		tap FAIL "$k: real clients, VM run clean (vm-run exit $rc)"
 	fi
 	grep -E '^[a-z_0-9]+: (not )?ok [0-9]+ ' "$out/clients-$k.clean" >"$out/clients-tap-$k.txt" || true
-	while IFS= read -r line; do
-		suite=${line%%: *}
-		rest=${line#*: }
-		desc=${rest#* [0-9]* - }
-		case $rest in
-		"ok "*" # SKIP"*) tap SKIP "$k/$suite: $desc" ;;
-		"not ok "*" # TODO"*) tap TODO "$k/$suite: $desc" ;;
-		"ok "*) tap OK "$k/$suite: $desc" ;;
-		*) tap FAIL "$k/$suite: $desc" ;;
-		esac
-	done <"$out/clients-tap-$k.txt"
+	relay "$k" "$out/clients-tap-$k.txt"
 	for s in $client_suites; do
 		grep -q "^$s: " "$out/clients-tap-$k.txt" || tap FAIL "$k/$s: produced results"
 	done
