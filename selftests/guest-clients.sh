@@ -7,7 +7,8 @@
 # compare between the `test` and `stock-test` kernels; "# ..." lines are
 # information (timings) that is not compared.
 #
-#   guest-clients.sh [vgem] [igt] [v4l2] [gst] [cam] [udmabuf]  (default: all)
+#   guest-clients.sh [vgem] [igt] [v4l2] [v4l2dmabuf] [gst] [cam] [udmabuf]
+#   (default: all)
 #
 # Nothing here decides a result by itself: each line says what the tool
 # said (its exit status, its own verdicts and totals, the frames' checksums).
@@ -132,6 +133,51 @@ run_v4l2() {
 	done
 }
 
+# A test program's TAP lines ("ok N - ...", "not ok N - ...", SKIP) as
+# lines of suite $1, numbered in that suite; its "# ..." lines pass through.
+relay_tap() {
+	while IFS= read -r line; do
+		case $line in
+		"ok "*"# SKIP"*) d=${line#ok * - }; tap "$1" SKIP "${d%% # SKIP*}" "${d#* # SKIP }" ;;
+		"ok "*) tap "$1" OK "${line#ok * - }" ;;
+		"not ok "*) tap "$1" FAIL "${line#not ok * - }" ;;
+		"# "*) echo "$line" ;;
+		esac
+	done
+}
+
+# ---- V4L2 and dma-buf through vivid (selftests/dmabuf_v4l2.c): vivid's
+# buffers exported with VIDIOC_EXPBUF and used through the dma-buf fd
+# (mmap + SYNC, fdinfo, SET_NAME, imported into vgem), and capture with
+# V4L2_MEMORY_DMABUF into dma-heap buffers, every frame checked against
+# the reference read through vivid's own mapping. On vb2-vmalloc (vivid
+# vmaps the imported buffers) from both heaps; on vb2-dma-contig (vivid
+# attaches and maps them, and needs one contiguous DMA range) from the CMA
+# heap only: the system heap's pages are not contiguous.
+run_v4l2dmabuf() {
+	if [ ! -x /tmp/dmabuf_v4l2 ]; then
+		tap v4l2_dmabuf SKIP "dmabuf_v4l2: not given to the guest"
+		return
+	fi
+	for a in 0 1; do
+		case $a in
+		0) label=vmalloc heaps="system default_cma_region" ;;
+		1) label=dma-contig heaps="default_cma_region" ;;
+		esac
+		if ! vivid 1 $a; then
+			tap v4l2_dmabuf FAIL "$label: modprobe vivid allocators=$a"
+			continue
+		fi
+		cap=$(node vivid-000-vid-cap)
+		v4l2-ctl -d "$cap" -c osd_text_mode=2 >/dev/null 2>&1
+		# shellcheck disable=SC2086
+		timeout 300 /tmp/dmabuf_v4l2 "$cap" $label $heaps >$out/v4l2dmabuf-$a.log 2>&1
+		rc=$?
+		relay_tap v4l2_dmabuf <$out/v4l2dmabuf-$a.log
+		[ $rc = 0 ] || { sed 's/^/# /' $out/v4l2dmabuf-$a.log | tail -n 20; tap v4l2_dmabuf FAIL "$label: dmabuf_v4l2 exit $rc"; }
+	done
+}
+
 # ---- GStreamer: v4l2src exporting its buffers as dma-bufs (io-mode=dmabuf,
 # the frames read through the dma-buf mmap), and v4l2sink importing them
 # (io-mode=dmabuf-import). vivid's test pattern without its text overlay is
@@ -181,6 +227,55 @@ run_gst() {
 	else
 		sed 's/^/# /' $out/gst-import2.log | tail -n 20
 		tap gst FAIL "v4l2src io-mode=dmabuf-import ! v4l2sink io-mode=dmabuf: exit $rc"
+	fi
+	gst_loopback dmabuf dmabuf-import
+	gst_loopback dmabuf-import dmabuf
+}
+
+# The frames of an import pipeline, checked: vivid-001's HDMI input is
+# connected to its HDMI output, so what the pipeline's v4l2sink hands to
+# the output (buffers imported from, or exported to, v4l2src) comes back
+# on vivid-001-vid-cap, where v4l2-ctl captures it. vivid-000 shows 100%
+# colour bars, which vivid-001's own generator does not, so a frame with
+# the source's checksum came through the pipeline's dma-bufs.
+gst_loopback() { # gst_loopback SRC-IO-MODE SINK-IO-MODE
+	cap1=$(node vivid-001-vid-cap)
+	desc="v4l2src io-mode=$1 ! v4l2sink io-mode=$2"
+	v4l2-ctl -d "$cap" -c test_pattern=1 >/dev/null 2>&1
+	v4l2-ctl -d "$cap1" -c osd_text_mode=2 -i 3 >/dev/null 2>&1
+	v4l2-ctl -d "$cap1" --set-dv-bt-timings index=0 >/dev/null 2>&1
+	# Menu item 3 is "Output HDMI 001-0" (0 and 1 are the pattern
+	# generator and none, 2 is vivid-000's output).
+	v4l2-ctl -d "$cap1" -c hdmi_001_0_is_connected_to=3 >/dev/null 2>&1
+	rm -rf $out/loop && mkdir -p $out/loop
+	timeout 120 gst-launch-1.0 -q v4l2src device="$cap" io-mode=dmabuf num-buffers=1 ! $caps ! \
+		filesink location=$out/loop/ref.raw >/dev/null 2>&1
+	ref=$(md5sum <$out/loop/ref.raw | cut -d' ' -f1)
+	timeout 300 gst-launch-1.0 -q v4l2src device="$cap" io-mode="$1" num-buffers=100000 ! $caps ! \
+		v4l2sink device="$out1" io-mode="$2" >$out/gst-loop.log 2>&1 &
+	pid=$!
+	found="" try=0
+	while [ -z "$found" ] && [ $try -lt 10 ]; do
+		try=$((try + 1))
+		sleep 1
+		rm -f $out/loop/fr*
+		timeout 60 v4l2-ctl -d "$cap1" --stream-mmap --stream-count=4 \
+			--stream-to=$out/loop/all.raw >/dev/null 2>&1
+		split -b "$(stat -c %s $out/loop/ref.raw)" -d $out/loop/all.raw $out/loop/fr
+		for f in $out/loop/fr*; do
+			[ "$(md5sum <"$f" | cut -d' ' -f1)" = "$ref" ] && found=1
+		done
+	done
+	kill $pid 2>/dev/null
+	wait $pid
+	v4l2-ctl -d "$cap1" -c hdmi_001_0_is_connected_to=0 >/dev/null 2>&1
+	v4l2-ctl -d "$cap" -c test_pattern=0 >/dev/null 2>&1
+	echo "# gst loopback $desc: $try captures of 4 frames"
+	if [ -n "$found" ]; then
+		tap gst OK "$desc: the frames looped back from vivid's HDMI output are the source's (md5 $ref)"
+	else
+		sed 's/^/# /' $out/gst-loop.log | tail -n 20
+		tap gst FAIL "$desc: no frame looped back from vivid's HDMI output is the source's (md5 $ref)"
 	fi
 }
 
@@ -261,7 +356,7 @@ run_vgem() {
 export SYSTEMD_IGNORE_CHROOT=1
 udevd=""
 
-[ $# -gt 0 ] || set -- vgem igt v4l2 gst cam udmabuf
+[ $# -gt 0 ] || set -- vgem igt v4l2 v4l2dmabuf gst cam udmabuf
 for part in "$@"; do
 	run_$part
 done

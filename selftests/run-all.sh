@@ -115,7 +115,7 @@ if make -s -C "$SRC/tools/testing/selftests/dmabuf-heaps" OUTPUT="$bin" \
 else
 	cat "$out/upstream-heaps.cc.log"; tap FAIL "compile upstream tools/testing/selftests/dmabuf-heaps"
 fi
-for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_stress dmabuf_vgem dmabuf_fuzz; do
+for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_stress dmabuf_vgem dmabuf_v4l2 dmabuf_fuzz; do
 	if gcc -static -O2 -Wall -Werror -Wno-unused-result -pthread -I "$hdr" -o "$bin/$t" "selftests/$t.c" 2>"$out/$t.cc.log"; then
 		tap OK "compile $t (static)"
 	else
@@ -185,16 +185,17 @@ done
 # 3b. Real clients in the Debian guest (selftests/guest-clients.sh): DRM
 # PRIME through vgem (selftests/dmabuf_vgem.c), IGT's
 # vgem benchmarks, v4l2-compliance on vivid (vb2-vmalloc, vb2-dma-contig),
-# GStreamer, libcamera's cam on vimc, upstream's udmabuf selftest (with
+# vivid's EXPBUF and DMABUF capture into heap buffers
+# (selftests/dmabuf_v4l2.c), GStreamer, libcamera's cam on vimc, upstream's udmabuf selftest (with
 # 2 GiB of huge pages). Same results on both kernels, and the same count of
 # the one known upstream WARN (see selftests/guest-init).
-client_suites="vgem igt v4l2_vmalloc v4l2_dma_contig gst cam udmabuf"
+client_suites="vgem igt v4l2_vmalloc v4l2_dma_contig v4l2_dmabuf gst cam udmabuf"
 for k in test stock-test; do
 	[ -n "$rootfs_img" ] || break
 	step "$k: booting the Debian guest for the real clients"
 	t0=$(date +%s)
 	selftests/vm-run --kernel "$k" --rootfs debian --mem 4096 --append hugepages=1024 \
-		--put selftests/guest-clients.sh --put "$bin/udmabuf" --put "$bin/dmabuf_vgem" -- sh /tmp/guest-clients.sh >"$out/clients-$k.log" 2>&1
+		--put selftests/guest-clients.sh --put "$bin/udmabuf" --put "$bin/dmabuf_vgem" --put "$bin/dmabuf_v4l2" -- sh /tmp/guest-clients.sh >"$out/clients-$k.log" 2>&1
 	rc=$?
 	echo "# $k real clients: $(($(date +%s) - t0)) s"
 	tr -d '\r' <"$out/clients-$k.log" >"$out/clients-$k.clean"
