@@ -102,13 +102,37 @@ impl Mount {
     }
 }
 
+/// Unmounting at module exit.
+///
+/// Every buffer holds a reference on this module until its dentry's
+/// `d_release` has run, so no buffer is alive here. But `__fput` drops the
+/// mount reference of a file only after `dput` has returned from that
+/// `d_release`: a file whose buffer let the module go may still hold the
+/// mount. Were its `mntput` the last one, it would run `kill_sb` with this
+/// module's `FS_TYPE` and the root dentry's operations after the module is
+/// freed. So the drop waits until the mount holds no file reference (only
+/// `kern_mount`'s and the one taken here; `may_umount_tree` counts the
+/// root's references against two), then unmounts: the last `mntput`, and
+/// with it `kill_sb`, runs here, while the module is still loaded. The
+/// wait ends: no new file can appear (no buffer is alive to make one), and
+/// each file in flight drops its reference right after its `dput`.
 impl Drop for Mount {
     fn drop(&mut self) {
         let mnt = MOUNT.swap(core::ptr::null_mut(), Ordering::AcqRel);
         FOPS.store(core::ptr::null_mut(), Ordering::Release);
-        // SAFETY: `mnt` came from `kern_mount` (type invariant). No buffer
-        // is alive: each holds a reference on this module.
-        unsafe { bindings::kern_unmount(mnt) };
+        // SAFETY: `mnt` came from `kern_mount` and is still mounted (type
+        // invariant); the extra reference is dropped below.
+        unsafe { bindings::mntget(mnt) };
+        // SAFETY: As above; `may_umount_tree` only reads the counts.
+        while unsafe { bindings::may_umount_tree(mnt) } == 0 {
+            kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1));
+        }
+        // SAFETY: The reference taken above; `kern_mount`'s is left, and
+        // no file holds one, so `kern_unmount` drops the last.
+        unsafe {
+            bindings::mntput(mnt);
+            bindings::kern_unmount(mnt);
+        }
     }
 }
 
