@@ -23,7 +23,7 @@ stock-*)
 	check "vgem uses dmabuf_rs" sh -c "grep '^dmabuf_rs ' /proc/modules | grep -q drm"
 	;;
 esac
-for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps; do
+for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults; do
 	/tmp/$t 2>&1 | sed "s/^/$t: /"
 done
 # Upstream's own selftest, built unmodified from the kernel source. Its

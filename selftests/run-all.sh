@@ -115,7 +115,7 @@ if make -s -C "$SRC/tools/testing/selftests/dmabuf-heaps" OUTPUT="$bin" \
 else
 	cat "$out/upstream-heaps.cc.log"; tap FAIL "compile upstream tools/testing/selftests/dmabuf-heaps"
 fi
-for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_stress dmabuf_vgem dmabuf_v4l2 dmabuf_fuzz; do
+for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults dmabuf_stress dmabuf_vgem dmabuf_v4l2 dmabuf_fuzz; do
 	if gcc -static -O2 -Wall -Werror -Wno-unused-result -pthread -I "$hdr" -o "$bin/$t" "selftests/$t.c" 2>"$out/$t.cc.log"; then
 		tap OK "compile $t (static)"
 	else
@@ -143,7 +143,7 @@ for k in test stock-test; do
 	step "$k: booting for the bench checks and the userspace suites"
 	t0=$(date +%s)
 	selftests/vm-run --kernel "$k" --put selftests/guest-suite.sh --put "$bin/dmabuf_uapi" \
-		--put "$bin/dmabuf_kapi" --put "$bin/dmabuf_heaps" --put "$bin/dmabuf-heap" -- sh /tmp/guest-suite.sh >"$out/run-$k.log" 2>&1
+		--put "$bin/dmabuf_kapi" --put "$bin/dmabuf_heaps" --put "$bin/dmabuf_faults" --put "$bin/dmabuf-heap" -- sh /tmp/guest-suite.sh >"$out/run-$k.log" 2>&1
 	rc=$?
 	echo "# $k boot + suites: $(($(date +%s) - t0)) s"
 	tr -d '\r' <"$out/run-$k.log" >"$out/run-$k.clean"
@@ -155,7 +155,7 @@ for k in test stock-test; do
 	fi
 	grep -E '^[a-z_]+: (not )?ok [0-9]+ ' "$out/run-$k.clean" >"$out/tap-$k.txt" || true
 	relay "$k" "$out/tap-$k.txt"
-	suites="bench dmabuf_uapi dmabuf_kapi dmabuf_heaps upstream_heaps"
+	suites="bench dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults upstream_heaps"
 	[ "$k" = test ] && suites="$suites kunit rmmod"
 	for s in $suites; do
 		grep -q "^$s: " "$out/tap-$k.txt" || tap FAIL "$k/$s: produced results"
@@ -173,7 +173,7 @@ fi
 # Heaps are listed in directory order, which differs between the two
 # kernels: compare the results without their numbers, sorted.
 norm() { grep "^$1: " "$2" | sed -E 's/^([a-z_]+: (not )?ok) [0-9]+ /\1 /; s/before=[0-9]+ after=[0-9]+/before=N after=N/' | sort; }
-for s in dmabuf_uapi dmabuf_kapi dmabuf_heaps upstream_heaps; do
+for s in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults upstream_heaps; do
 	if diff <(norm "$s" "$out/tap-test.txt") <(norm "$s" "$out/tap-stock-test.txt") >"$out/diff-$s.txt"; then
 		tap OK "differential: $s identical on test and stock-test"
 	else

@@ -145,7 +145,7 @@ static const struct dma_buf_ops bad_ops = {
 	.release = test_release,
 };
 
-static long do_export(struct dmabuf_test_export *arg)
+static long do_export(struct dmabuf_test_export *arg, void __user *uarg)
 {
 	DEFINE_DMA_BUF_EXPORT_INFO(info);
 	struct test_buf *tb;
@@ -176,11 +176,24 @@ static long do_export(struct dmabuf_test_export *arg)
 		test_release(&(struct dma_buf){ .priv = tb });
 		return PTR_ERR(buf);
 	}
-	fd = dma_buf_fd(buf, O_CLOEXEC);
-	if (fd < 0)
+	/*
+	 * Reserve the fd, copy it out, then install it: once installed it
+	 * cannot be taken back, so a failing copy_to_user must come first
+	 * (with dma_buf_fd, fault injection leaked the fd on EFAULT).
+	 */
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0) {
 		dma_buf_put(buf);
+		return fd;
+	}
 	arg->fd = fd;
-	return fd < 0 ? fd : 0;
+	if (copy_to_user(uarg, arg, sizeof(*arg))) {
+		put_unused_fd(fd);
+		dma_buf_put(buf);
+		return -EFAULT;
+	}
+	dma_buf_fd_install(buf, fd);
+	return 0;
 err:
 	if (tb->pages)
 		for (i = 0; i < tb->npages; i++)
@@ -566,10 +579,7 @@ static long test_ioctl(struct file *f, unsigned int cmd, unsigned long uarg)
 
 		if (copy_from_user(&arg, up, sizeof(arg)))
 			return -EFAULT;
-		ret = do_export(&arg);
-		if (!ret && copy_to_user(up, &arg, sizeof(arg)))
-			return -EFAULT;
-		return ret;
+		return do_export(&arg, up);
 	}
 	case DMABUF_TEST_IMPORT: {
 		struct dmabuf_test_import arg;
