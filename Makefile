@@ -34,5 +34,10 @@ bench:
 fuzz:
 	@bash selftests/fuzz.sh
 
-.PHONY: modules clean check run bench fuzz
+# The long race and unload tests (not part of check; short runs are):
+# make stress [DURATION=600] [CYCLES=1000].
+stress:
+	@bash selftests/stress.sh
+
+.PHONY: modules clean check run bench fuzz stress
 endif

@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Stress: threads race close/dup2, mmap, SYNC, SET_NAME, fdinfo and
- * readlink, poll, EXPORT_SYNC_FILE and in-kernel attach+map (through the
- * test module) on a few shared buffers that a replacer thread keeps
- * swapping out from under them. Run under lockdep, KASAN and kmemleak:
- * the kernel must stay silent. Usage: dmabuf_stress SECONDS
+ * readlink, poll, EXPORT_SYNC_FILE, in-kernel attach+map+vmap and an
+ * importer that holds a buffer past its fd's close (through the test
+ * module), mremap of mappings, fork+exit of children that inherit
+ * mappings, fd passing over AF_UNIX (SCM_RIGHTS), and poll on sw_sync
+ * fences imported into the buffers while another thread signals them, on a
+ * few shared buffers that a replacer thread keeps swapping out from under
+ * them; and rmmod of the core, which must keep failing while buffers live.
+ * Run under lockdep, KASAN and kmemleak (or KCSAN): the kernel must stay
+ * silent. Usage: dmabuf_stress SECONDS
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -30,6 +37,9 @@ static int slot_fd[SLOTS];	/* fixed fd numbers, re-pointed by dup2 */
 static atomic_int stop;
 static atomic_long ops[16], bad[16];
 static const char *names[16];
+static int timeline = -1;	/* sw_sync */
+static atomic_uint timeline_value;
+static atomic_long rmmod_ok;
 static int test_dev = -1;
 
 static int new_buffer(void)
@@ -51,6 +61,14 @@ static int expected(int e)
 {
 	return e == EBADF || e == EINTR || e == EAGAIN || e == ENOTTY;
 }
+
+struct sw_sync_create_fence_data {
+	__u32 value;
+	char name[32];
+	__s32 fence;
+};
+#define SW_SYNC_IOC_CREATE_FENCE _IOWR('W', 0, struct sw_sync_create_fence_data)
+#define SW_SYNC_IOC_INC _IOW('W', 1, __u32)
 
 #define LOOP(id, ...)                                                    \
 	static void *t_##id(void *arg)                                     \
@@ -141,13 +159,122 @@ LOOP(7, {	/* poll + EXPORT_SYNC_FILE */
 		check(7, -1);
 })
 
+LOOP(8, {	/* mremap: shrink, grow (refused: VM_DONTEXPAND), move, touch */
+	char *p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), *q;
+	size_t len = SIZE;
+	if (p != MAP_FAILED) {
+		q = mremap(p, SIZE, SIZE / 2, 0);
+		if (q != MAP_FAILED)
+			len = SIZE / 2;
+		else
+			check(8, -1);
+		q = mremap(p, len, SIZE, MREMAP_MAYMOVE);
+		if (q != MAP_FAILED) {
+			p = q;
+			len = SIZE;
+		} else if (errno != EFAULT) {
+			check(8, -1);
+		}
+		/* Moved to a fresh place (the old one is unmapped by it). */
+		q = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (q != MAP_FAILED) {
+			char *r = mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, q);
+			if (r != MAP_FAILED)
+				p = r;
+			else
+				munmap(q, len);
+		}
+		p[len - 1] = 2;
+		munmap(p, len);
+	} else {
+		check(8, -1);
+	}
+})
+LOOP(9, {	/* fork + exit of a child that inherits a mapping and the fds */
+	char *p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	pid_t pid;
+	if (p != MAP_FAILED) {
+		pid = fork();
+		if (pid == 0) {
+			p[rand_r(&seed) % SIZE] = 3;
+			_exit(0);
+		}
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+		else
+			check(9, -1);
+		munmap(p, SIZE);
+	}
+})
+LOOP(10, {	/* SCM_RIGHTS: the fd through a socket pair, closed on arrival */
+	int sv[2], got = -1;
+	char c = 'x', ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec io = { .iov_base = &c, .iov_len = 1 };
+	struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1, .msg_control = ctl,
+			    .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *cm;
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv)) {
+		check(10, -1);
+	} else {
+		cm = CMSG_FIRSTHDR(&m);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		if (sendmsg(sv[0], &m, 0) == 1) {
+			/* Every other message stays in flight at close. */
+			if (rand_r(&seed) & 1) {
+				m.msg_controllen = sizeof(ctl);
+				if (recvmsg(sv[1], &m, MSG_CMSG_CLOEXEC) == 1 &&
+				    (cm = CMSG_FIRSTHDR(&m)) && cm->cmsg_type == SCM_RIGHTS)
+					memcpy(&got, CMSG_DATA(cm), sizeof(int));
+				if (got >= 0)
+					close(got);
+			}
+		}
+		close(sv[0]);
+		close(sv[1]);
+	}
+})
+LOOP(11, {	/* a sw_sync fence imported as a write fence, then poll */
+	struct sw_sync_create_fence_data f = { .value = atomic_load(&timeline_value) + 1 };
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	if (timeline >= 0 && ioctl(timeline, SW_SYNC_IOC_CREATE_FENCE, &f) == 0) {
+		struct dma_buf_import_sync_file im = { .flags = DMA_BUF_SYNC_WRITE, .fd = f.fence };
+		check(11, ioctl(fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &im));
+		close(f.fence);
+		check(11, poll(&p, 1, 100));
+	}
+})
+LOOP(12, {	/* signals the sw_sync timeline */
+	__u32 one = 1;
+	if (timeline >= 0 && ioctl(timeline, SW_SYNC_IOC_INC, &one) == 0)
+		atomic_fetch_add(&timeline_value, 1);
+	usleep(500);
+})
+LOOP(13, {	/* an importer that keeps the buffer past the fd's close */
+	long slot = test_dev >= 0 ? ioctl(test_dev, DMABUF_TEST_HOLD, fd) : -1;
+	if (slot >= 0) {
+		usleep(rand_r(&seed) % 1000);
+		check(13, ioctl(test_dev, DMABUF_TEST_UNHOLD, slot));
+	}
+})
+LOOP(14, {	/* rmmod of the core: must fail, buffers are alive */
+	if (system("rmmod dmabuf_rs 2>/dev/null") == 0)
+		atomic_fetch_add(&rmmod_ok, 1);
+	usleep(20000);
+})
+
 int main(int argc, char **argv)
 {
-	void *(*fns[])(void *) = { t_0, t_1, t_2, t_3, t_4, t_5, t_6, t_7 };
+	void *(*fns[])(void *) = { t_0, t_1, t_2, t_3, t_4, t_5, t_6, t_7,
+				   t_8, t_9, t_10, t_11, t_12, t_13, t_14 };
 	const char *nm[] = { "replace", "dup/close", "mmap", "sync", "set_name",
-			     "fdinfo/readlink", "attach/map", "poll/export" };
-	int secs = argc > 1 ? atoi(argv[1]) : 60, failed = 0, n = 8;
-	pthread_t th[8];
+			     "fdinfo/readlink", "attach/map", "poll/export", "mremap",
+			     "fork/exit", "SCM_RIGHTS", "sw_sync fence + poll", "sw_sync signal",
+			     "hold past close", "rmmod while alive" };
+	int secs = argc > 1 ? atoi(argv[1]) : 60, failed = 0, n = 15;
+	pthread_t th[15];
 
 	for (int i = 0; i < n; i++)
 		names[i] = nm[i];
@@ -162,6 +289,7 @@ int main(int argc, char **argv)
 		close(b);
 	}
 	test_dev = open("/dev/dmabuf_test", O_RDWR);
+	timeline = open("/sys/kernel/debug/sync/sw_sync", O_RDWR | O_CLOEXEC);
 	for (int i = 0; i < n; i++)
 		pthread_create(&th[i], NULL, fns[i], NULL);
 	sleep(secs);
@@ -172,10 +300,11 @@ int main(int argc, char **argv)
 		close(slot_fd[i]);
 	printf("TAP version 13\n");
 	for (int i = 0; i < n; i++) {
-		int ok = ops[i] > 0 && bad[i] == 0;
+		int ok = ops[i] > 0 && bad[i] == 0 && (i != 14 || rmmod_ok == 0);
 
-		printf("%s %d - %s: %ld operations in %d s, %ld unexpected errors\n", ok ? "ok" : "not ok",
-		       i + 1, nm[i], (long)ops[i], secs, (long)bad[i]);
+		printf("%s %d - %s: %ld operations in %d s, %ld unexpected errors%s\n", ok ? "ok" : "not ok",
+		       i + 1, nm[i], (long)ops[i], secs, (long)bad[i],
+		       i == 14 && rmmod_ok ? " (rmmod succeeded while buffers were alive)" : "");
 		failed += !ok;
 	}
 	printf("1..%d\n", n);
