@@ -138,6 +138,16 @@ impl Chunk {
         self.page.as_ptr()
     }
 
+    /// The raw `n`-th page (for tables); `n` must be below [`Chunk::pages`].
+    pub(super) fn page_at(&self, n: usize) -> *mut bindings::page {
+        debug_assert!(n < self.count);
+        // SAFETY: The chunk's pages are contiguous (type invariant), and so
+        // are their `struct page`s in the memory map (x86-64 has a virtually
+        // contiguous memmap; the kernel itself indexes pages this way), so
+        // `n < count` stays inside the chunk's run of `struct page`s.
+        unsafe { self.page.as_ptr().add(n) }
+    }
+
     /// The page frame number of the `n`-th page.
     pub(crate) fn pfn(&self, n: usize) -> usize {
         // SAFETY: A valid page.

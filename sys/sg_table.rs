@@ -25,8 +25,13 @@ use kernel::bindings;
 use kernel::device::Device;
 use kernel::dma::DataDirection;
 use kernel::error::to_result;
+use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::scatterlist::SGTable;
+
+/// The longest entry a table gets: the largest page-aligned length an
+/// entry's `unsigned int` holds (`sg_alloc_table_from_pages`'s limit).
+const MAX_SEGMENT: usize = u32::MAX as usize & !(PAGE_SIZE - 1);
 use kernel::sync::aref::ARef;
 
 /// A table handed from an exporter to an importer.
@@ -165,8 +170,12 @@ impl OwnedTable {
 
     /// Builds a table with one entry per chunk of contiguous pages.
     pub(crate) fn from_chunks(chunks: &[Chunk]) -> Result<Self> {
+        // An entry's length is an `unsigned int`: a chunk longer than
+        // that (a CMA buffer of 4 GiB or more) takes several entries, cut
+        // at page boundaries as `sg_alloc_table_from_pages` cuts them.
+        let entries: usize = chunks.iter().map(|c| c.len().div_ceil(MAX_SEGMENT)).sum();
+        let n = u32::try_from(entries)?;
         let t = Self::alloc_empty()?;
-        let n = u32::try_from(chunks.len())?;
         // SAFETY: `t` is ours and empty.
         let ret = unsafe { bindings::sg_alloc_table(t.as_ptr(), n, bindings::GFP_KERNEL) };
         if ret != 0 {
@@ -176,14 +185,19 @@ impl OwnedTable {
         }
         // INVARIANT: Allocated above; from here on, drop frees it.
         let table = OwnedTable { ptr: t };
-        // SAFETY: The table has one entry per chunk; each chunk's pages are
-        // contiguous and stay allocated while the table is used.
+        // SAFETY: The table has the entries counted above; each chunk's
+        // pages are contiguous and stay allocated while the table is used.
         unsafe {
             let mut sg = (*t.as_ptr()).sgl;
             for c in chunks {
-                let len = u32::try_from(c.len())?;
-                glue::dmabuf_rs_sg_set_page(sg, c.first_page(), len, 0);
-                sg = bindings::sg_next(sg);
+                let mut off = 0;
+                while off < c.len() {
+                    let len = (c.len() - off).min(MAX_SEGMENT);
+                    // `len <= MAX_SEGMENT`, which fits.
+                    glue::dmabuf_rs_sg_set_page(sg, c.page_at(off / PAGE_SIZE), len as u32, 0);
+                    sg = bindings::sg_next(sg);
+                    off += len;
+                }
             }
         }
         Ok(table)

@@ -41,5 +41,7 @@ struct dmabuf_test_import {
 #define DMABUF_TEST_HELD_SUM		_IO('T', 7)
 #define DMABUF_TEST_UNHOLD		_IO('T', 8)
 #define DMABUF_TEST_REATTACH		_IO('T', 9)
+/* Attach, map, count the mapped bytes and entries, unmap, detach. */
+#define DMABUF_TEST_MAPINFO		_IOWR('T', 10, struct dmabuf_test_import)
 
 #endif

@@ -568,6 +568,41 @@ static long do_reattach(int fd)
 	return ok;
 }
 
+static long do_mapinfo(struct dmabuf_test_import *arg)
+{
+	struct dma_buf_attachment *a;
+	struct dma_buf *buf;
+	struct sg_table *sgt;
+	struct scatterlist *sg;
+	u64 total = 0;
+	long ret = 0;
+	int i;
+
+	buf = dma_buf_get(arg->fd);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	a = dma_buf_attach(buf, test_misc.this_device);
+	if (IS_ERR(a)) {
+		ret = PTR_ERR(a);
+		goto put;
+	}
+	sgt = dma_buf_map_attachment_unlocked(a, DMA_BIDIRECTIONAL);
+	if (IS_ERR(sgt)) {
+		ret = PTR_ERR(sgt);
+		goto detach;
+	}
+	for_each_sgtable_dma_sg(sgt, sg, i)
+		total += sg_dma_len(sg);
+	arg->mapped_bytes = total;
+	arg->nents = sgt->nents;
+	dma_buf_unmap_attachment_unlocked(a, sgt, DMA_BIDIRECTIONAL);
+detach:
+	dma_buf_detach(buf, a);
+put:
+	dma_buf_put(buf);
+	return ret;
+}
+
 static long test_ioctl(struct file *f, unsigned int cmd, unsigned long uarg)
 {
 	void __user *up = (void __user *)uarg;
@@ -588,6 +623,16 @@ static long test_ioctl(struct file *f, unsigned int cmd, unsigned long uarg)
 			return -EFAULT;
 		ret = do_import(&arg);
 		if (copy_to_user(up, &arg, sizeof(arg)))
+			return -EFAULT;
+		return ret;
+	}
+	case DMABUF_TEST_MAPINFO: {
+		struct dmabuf_test_import arg;
+
+		if (copy_from_user(&arg, up, sizeof(arg)))
+			return -EFAULT;
+		ret = do_mapinfo(&arg);
+		if (!ret && copy_to_user(up, &arg, sizeof(arg)))
 			return -EFAULT;
 		return ret;
 	}
