@@ -60,7 +60,8 @@ pub(crate) trait Exporter: Sized + Send + Sync + 'static {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// Undoes [`Exporter::vmap`] (resv held).
+    /// Undoes [`Exporter::vmap`] (resv held). The core then clears the
+    /// importer's map, as upstream's heaps do in theirs.
     fn vunmap(&self, _map: &IosysMap) {
         build_error!(VTABLE_DEFAULT_ERROR)
     }

@@ -42,7 +42,7 @@ static int file_has(const char *path, const char *needle)
 
 static int export(int dev, size_t size)
 {
-	struct dmabuf_test_export e = { .size = size };
+	struct dmabuf_test_export e = { .size = size, .flags = DMABUF_TEST_EXPORT_FD };
 
 	if (ioctl(dev, DMABUF_TEST_EXPORT, &e))
 		return -1;
@@ -100,6 +100,10 @@ static void import_suite(int dev, int fd, size_t size, const char *who)
 	result(!im.page_links, "%s: importer table has no page links (DMABUF_DEBUG)", who);
 	result(im.vmap_same, "%s: a second vmap returns the cached mapping", who);
 	result(!im.vmap_iomem, "%s: vmap is system memory", who);
+	/* The exporter's vunmap gets the importer's map: if it clears it
+	 * (the C test exporter and upstream's heaps do), the importer sees. */
+	result(1, "%s: after the last vunmap the importer's map is %s", who,
+	       im.vunmap_cleared ? "cleared by the exporter" : "left as it was");
 	sync_buf(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
 	for (ok = 1, i = 0; i < size; i++)
 		ok &= p[i] == 2;
@@ -226,6 +230,20 @@ int main(int argc, char **argv)
 	result(file_has("/sys/kernel/debug/dma_buf/bufinfo", "Dma-buf Objects:"), "debugfs bufinfo exists");
 	result(file_has("/sys/kernel/debug/dma_buf/bufinfo", "00065536\t00000002\t"), "bufinfo lists the buffer's size and flags");
 	result(file_has("/sys/kernel/debug/dma_buf/bufinfo", "\tdmabuf_test_c\t"), "bufinfo lists the exporter");
+	{
+		/* An exporter that gives no exp_name: C prints "(null)". */
+		struct dmabuf_test_export e = { .size = 4096, .flags = DMABUF_TEST_EXPORT_NO_NAME };
+		char p[64];
+
+		result(ioctl(dev, DMABUF_TEST_EXPORT, &e) == 0, "C exporter without exp_name: export");
+		if (e.fd >= 0) {
+			snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", e.fd);
+			result(file_has(p, "exp_name:\t(null)\n"), "fdinfo exp_name of a NULL name is (null)");
+			result(file_has("/sys/kernel/debug/dma_buf/bufinfo", "\t(null)\t"),
+			       "bufinfo lists a NULL exporter name as (null)");
+			close(e.fd);
+		}
+	}
 	import_suite(dev, fd, 64 * 1024, "C exporter");
 
 	{

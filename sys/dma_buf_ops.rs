@@ -292,7 +292,7 @@ pub(crate) trait ExporterCallbacks: Sized + Send + Sync + 'static {
     fn mmap(&self, vma: &VmaNew) -> Result;
     /// `vmap`.
     fn vmap(&self) -> Result<IosysMap>;
-    /// `vunmap`.
+    /// `vunmap`; afterwards the caller's map is cleared.
     fn vunmap(&self, map: &IosysMap);
 }
 
@@ -449,6 +449,11 @@ unsafe extern "C" fn vunmap_tramp<T: ExporterCallbacks>(
 ) {
     // SAFETY: A live `T` buffer and a valid map.
     unsafe { data::<T>(buf).vunmap(&IosysMap::from_c(*map)) };
+    // The mapping is gone: the caller's map is cleared, as upstream's heaps
+    // clear it in their `vunmap` (`iosys_map_clear`), so that an importer
+    // does not keep a stale address (the core passes the importer's map).
+    // SAFETY: `map` is valid for writes (the core's contract).
+    unsafe { *map = IosysMap::CLEARED.into_c() };
 }
 
 /// # Safety

@@ -8,8 +8,13 @@
 struct dmabuf_test_export {
 	__u64 size;	/* in: bytes */
 	__s32 fd;	/* out: the new dma-buf */
-	__u32 pad;
+	__u32 flags;	/* in: DMABUF_TEST_EXPORT_* */
 };
+/* Get the fd from dma_buf_fd (installed at once), not reserved, copied
+ * out and then installed with dma_buf_fd_install. */
+#define DMABUF_TEST_EXPORT_FD		(1 << 0)
+/* Export with a NULL exp_name. */
+#define DMABUF_TEST_EXPORT_NO_NAME	(1 << 1)
 
 struct dmabuf_test_import {
 	__s32 fd;		/* in: a dma-buf of any exporter */
@@ -17,6 +22,9 @@ struct dmabuf_test_import {
 	__u8 page_links;	/* out: first sg entry has a page */
 	__u8 vmap_same;		/* out: second vmap returned the same map */
 	__u8 vmap_iomem;	/* out: the map is I/O memory */
+	__u8 vunmap_cleared;	/* out: the exporter's iosys_map_clear in vunmap
+				 * cleared the importer's map */
+	__u8 pad[7];
 	__u64 mapped_bytes;	/* out: sum of the DMA lengths */
 	__u64 nents;		/* out: mapped entries */
 	__u64 byte_sum;		/* out: sum of all bytes read through vmap */

@@ -127,6 +127,8 @@ static void test_vunmap(struct dma_buf *buf, struct iosys_map *map)
 
 	atomic_dec(&tb->vmaps);
 	vunmap(map->vaddr);
+	/* As some exporters do: the caller's map is cleared. */
+	iosys_map_clear(map);
 }
 
 static const struct dma_buf_ops test_ops = {
@@ -168,6 +170,8 @@ static long do_export(struct dmabuf_test_export *arg, void __user *uarg)
 			goto err;
 	}
 	info.ops = &test_ops;
+	if (arg->flags & DMABUF_TEST_EXPORT_NO_NAME)
+		info.exp_name = NULL;
 	info.size = tb->npages << PAGE_SHIFT;
 	info.flags = O_RDWR;
 	info.priv = tb;
@@ -175,6 +179,16 @@ static long do_export(struct dmabuf_test_export *arg, void __user *uarg)
 	if (IS_ERR(buf)) {
 		test_release(&(struct dma_buf){ .priv = tb });
 		return PTR_ERR(buf);
+	}
+	if (arg->flags & DMABUF_TEST_EXPORT_FD) {
+		fd = dma_buf_fd(buf, O_CLOEXEC);
+		if (fd < 0) {
+			dma_buf_put(buf);
+			return fd;
+		}
+		arg->fd = fd;
+		/* Installed already: a failing copy leaves the fd behind. */
+		return copy_to_user(uarg, arg, sizeof(*arg)) ? -EFAULT : 0;
 	}
 	/*
 	 * Reserve the fd, copy it out, then install it: once installed it
@@ -258,6 +272,7 @@ static long do_import(struct dmabuf_test_import *arg)
 		memset(p, arg->fill_byte, buf->size);
 	}
 	dma_buf_vunmap_unlocked(buf, &map);
+	arg->vunmap_cleared = iosys_map_is_null(&map);
 	ret = dma_buf_end_cpu_access(buf, DMA_FROM_DEVICE);
 unmap:
 	dma_buf_unmap_attachment_unlocked(a, sgt, DMA_BIDIRECTIONAL);
