@@ -41,15 +41,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "kmod/dmabuf_test.h"
-
-/* sw_sync's debugfs interface (drivers/dma-buf/sw_sync.c). */
-struct sw_sync_create_fence_data {
-	__u32 value;
-	char name[32];
-	__s32 fence;
-};
-#define SW_SYNC_IOC_CREATE_FENCE _IOWR('W', 0, struct sw_sync_create_fence_data)
-#define SW_SYNC_IOC_INC _IOW('W', 1, __u32)
+#include "sw_sync.h"
 
 #define BUFS 8
 #define MAPS 6

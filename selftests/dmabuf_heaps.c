@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "kmod/dmabuf_test.h"
+#include "sw_sync.h"
 #include "tap.h"
 
 
@@ -243,13 +244,6 @@ static void system_rows(void)
  * The classes of bug behind the C core's CVEs of 2022-2026, one row each,
  * on both kernels (issue 8, item 8).
  */
-struct sw_sync_create_fence_data {
-	__u32 value;
-	char name[32];
-	__s32 fence;
-};
-#define SW_SYNC_IOC_CREATE_FENCE _IOWR('W', 0, struct sw_sync_create_fence_data)
-#define SW_SYNC_IOC_INC _IOW('W', 1, __u32)
 
 static sigjmp_buf touch_env;
 

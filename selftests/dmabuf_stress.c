@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "kmod/dmabuf_test.h"
+#include "sw_sync.h"
 
 #define SLOTS 4
 #define SIZE (64 * 1024)
@@ -62,13 +63,6 @@ static int expected(int e)
 	return e == EBADF || e == EINTR || e == EAGAIN || e == ENOTTY;
 }
 
-struct sw_sync_create_fence_data {
-	__u32 value;
-	char name[32];
-	__s32 fence;
-};
-#define SW_SYNC_IOC_CREATE_FENCE _IOWR('W', 0, struct sw_sync_create_fence_data)
-#define SW_SYNC_IOC_INC _IOW('W', 1, __u32)
 
 #define LOOP(id, ...)                                                    \
 	static void *t_##id(void *arg)                                     \

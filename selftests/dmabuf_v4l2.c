@@ -41,6 +41,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "tap.h"
+#include "vgem.h"
 
 #define NBUF 2
 #define NFRAMES 4
@@ -187,26 +188,6 @@ static char *fdinfo_field(int fd, const char *key, char *val, size_t len)
 	}
 	fclose(f);
 	return val;
-}
-
-static int open_vgem(void)
-{
-	char name[16], path[32];
-
-	for (int i = 0; i < 16; i++) {
-		struct drm_version ver = { .name = name, .name_len = sizeof(name) - 1 };
-		int fd;
-
-		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		memset(name, 0, sizeof(name));
-		if (!ioctl(fd, DRM_IOCTL_VERSION, &ver) && !strcmp(name, "vgem"))
-			return fd;
-		close(fd);
-	}
-	return -1;
 }
 
 static int poll_now(int fd, short events)

@@ -25,15 +25,10 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "sw_sync.h"
 #include "tap.h"
+#include "vgem.h"
 
-struct sw_sync_create_fence_data {
-	__u32 value;
-	char name[32];
-	__s32 fence;
-};
-#define SW_SYNC_IOC_CREATE_FENCE _IOWR('W', 0, struct sw_sync_create_fence_data)
-#define SW_SYNC_IOC_INC _IOW('W', 1, __u32)
 
 #define SIZE (64 * 1024)
 
@@ -56,26 +51,6 @@ static ino_t ino(int fd)
 	struct stat st;
 
 	return fstat(fd, &st) ? 0 : st.st_ino;
-}
-
-static int open_vgem(void)
-{
-	char name[16], path[32];
-
-	for (int i = 0; i < 16; i++) {
-		struct drm_version v = { .name = name, .name_len = sizeof(name) - 1 };
-		int fd;
-
-		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		memset(name, 0, sizeof(name));
-		if (!ioctl(fd, DRM_IOCTL_VERSION, &v) && !strcmp(name, "vgem"))
-			return fd;
-		close(fd);
-	}
-	return -1;
 }
 
 static int prime_import(int drm, int fd, __u32 *handle)

@@ -218,8 +218,11 @@ err:
 	return -ENOMEM;
 }
 
-/* Exercises the importer API on the buffer behind arg->fd. */
-static long do_import(struct dmabuf_test_import *arg)
+/*
+ * Exercises the importer API on the buffer behind arg->fd; with map_only,
+ * just attach, map, count the mapped bytes and entries, unmap, detach.
+ */
+static long do_import(struct dmabuf_test_import *arg, bool map_only)
 {
 	struct dma_buf_attachment *a;
 	struct dma_buf *buf;
@@ -247,6 +250,10 @@ static long do_import(struct dmabuf_test_import *arg)
 		total += sg_dma_len(sg);
 	arg->mapped_bytes = total;
 	arg->nents = sgt->nents;
+	if (map_only) {
+		ret = 0;
+		goto unmap;
+	}
 	/* Under CONFIG_DMABUF_DEBUG importers must not see page links. */
 	arg->page_links = sg_page(sgt->sgl) != NULL;
 
@@ -583,41 +590,6 @@ static long do_reattach(int fd)
 	return ok;
 }
 
-static long do_mapinfo(struct dmabuf_test_import *arg)
-{
-	struct dma_buf_attachment *a;
-	struct dma_buf *buf;
-	struct sg_table *sgt;
-	struct scatterlist *sg;
-	u64 total = 0;
-	long ret = 0;
-	int i;
-
-	buf = dma_buf_get(arg->fd);
-	if (IS_ERR(buf))
-		return PTR_ERR(buf);
-	a = dma_buf_attach(buf, test_misc.this_device);
-	if (IS_ERR(a)) {
-		ret = PTR_ERR(a);
-		goto put;
-	}
-	sgt = dma_buf_map_attachment_unlocked(a, DMA_BIDIRECTIONAL);
-	if (IS_ERR(sgt)) {
-		ret = PTR_ERR(sgt);
-		goto detach;
-	}
-	for_each_sgtable_dma_sg(sgt, sg, i)
-		total += sg_dma_len(sg);
-	arg->mapped_bytes = total;
-	arg->nents = sgt->nents;
-	dma_buf_unmap_attachment_unlocked(a, sgt, DMA_BIDIRECTIONAL);
-detach:
-	dma_buf_detach(buf, a);
-put:
-	dma_buf_put(buf);
-	return ret;
-}
-
 static long test_ioctl(struct file *f, unsigned int cmd, unsigned long uarg)
 {
 	void __user *up = (void __user *)uarg;
@@ -631,23 +603,14 @@ static long test_ioctl(struct file *f, unsigned int cmd, unsigned long uarg)
 			return -EFAULT;
 		return do_export(&arg, up);
 	}
-	case DMABUF_TEST_IMPORT: {
-		struct dmabuf_test_import arg;
-
-		if (copy_from_user(&arg, up, sizeof(arg)))
-			return -EFAULT;
-		ret = do_import(&arg);
-		if (copy_to_user(up, &arg, sizeof(arg)))
-			return -EFAULT;
-		return ret;
-	}
+	case DMABUF_TEST_IMPORT:
 	case DMABUF_TEST_MAPINFO: {
 		struct dmabuf_test_import arg;
 
 		if (copy_from_user(&arg, up, sizeof(arg)))
 			return -EFAULT;
-		ret = do_mapinfo(&arg);
-		if (!ret && copy_to_user(up, &arg, sizeof(arg)))
+		ret = do_import(&arg, cmd == DMABUF_TEST_MAPINFO);
+		if (copy_to_user(up, &arg, sizeof(arg)))
 			return -EFAULT;
 		return ret;
 	}
