@@ -78,7 +78,8 @@ if [ ! -f "$tarball" ]; then
 fi
 
 # ext4 image from the tarball: unpack (as root, to keep owners and device
-# nodes) and let mke2fs copy the tree in.
+# nodes) and let mke2fs copy the tree in (its messages go to stderr: stdout
+# is only the image path).
 t1=$(date +%s)
 tree=$dir/tree
 as_root rm -rf "$tree"
@@ -88,7 +89,7 @@ as_root tar -xf "$tarball" -C "$tree" --numeric-owner
 as_root mkdir -p "$tree/mnt/huge" "$tree/lib/dmabuf-rs" "$tree/sys/kernel/debug"
 mb=$(($(du -sm "$tree" | cut -f1) * 5 / 4 + 256))
 rm -f "$img.tmp"
-as_root mke2fs -q -t ext4 -L dmabuf-rs -E root_owner=0:0 -d "$tree" "$img.tmp" "${mb}M" ||
+as_root mke2fs -q -t ext4 -L dmabuf-rs -E root_owner=0:0 -d "$tree" "$img.tmp" "${mb}M" >&2 ||
 	die "mke2fs -d failed"
 as_root rm -rf "$tree"
 as_root chown "$(id -u):$(id -g)" "$img.tmp"
