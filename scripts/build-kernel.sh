@@ -6,16 +6,18 @@
 #   stock-test  upstream's C core and heaps, same debug options
 #   bench       ours, no debug options
 #   stock-bench upstream's C core, no debug options
+#   kcsan       ours, KCSAN and lockdep instead of KASAN (make stress)
 # A second run rebuilds only what changed. Prints the build directory.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-flavor=${1:?usage: build-kernel.sh test|stock-test|bench|stock-bench}
+flavor=${1:?usage: build-kernel.sh test|stock-test|bench|stock-bench|kcsan}
 case $flavor in
 test) frags="base debug ours" ;;
 stock-test) frags="base debug stock" ;;
 bench) frags="base ours" ;;
 stock-bench) frags="base stock" ;;
+kcsan) frags="base kcsan ours" ;;
 *) die "unknown kernel flavour '$flavor'" ;;
 esac
 

@@ -12,12 +12,16 @@
 #     and an rmmod loop that must keep failing; then the unload race (50
 #     rounds) and CYCLES load/use/unload cycles (default 1000), judged by
 #     kmemleak.
-#  2. On the non-debug `bench` kernel, if it is built (make bench builds
+#  2. On the `kcsan` kernel (KCSAN and lockdep instead of KASAN; built
+#     here, the first time about 20 minutes): the same DURATION of racing
+#     threads, with any data-race report failing the run.
+#  3. On the non-debug `bench` kernel, if it is built (make bench builds
 #     it): the same CYCLES cycles, where the memory counters are exact, so
 #     the second half of the cycles must not grow Slab or MemFree.
 #
 # Any splat, unexpected errno or growth fails it. Prints the operation
-# counts. KCSAN (which cannot share a kernel with KASAN) is not built here.
+# counts. KCSAN instruments the C code (the kernel, the C glue and the
+# test module), not Rust code: it sees races where one side is C.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../scripts/common.sh"
@@ -42,6 +46,16 @@ log "test: ${duration}s of racing threads, then the unload race and $cycles load
 selftests/vm-run --kernel test --timeout $((duration * 2 + cycles * 4 + 900)) \
 	--put "$bin/dmabuf_stress" --put "$bin/dmabuf_heaps" -- \
 	sh -c "/tmp/dmabuf_stress $duration && /tmp/dmabuf_heaps rmmod 50 $cycles" || rc=1
+
+log "building the kcsan kernel and its test modules if needed"
+if scripts/build-kernel.sh kcsan >/dev/null && scripts/build-kmods.sh kcsan >/dev/null; then
+	log "kcsan: ${duration}s of racing threads"
+	selftests/vm-run --kernel kcsan --timeout $((duration * 2 + 900)) --put "$bin/dmabuf_stress" -- \
+		/tmp/dmabuf_stress "$duration" || rc=1
+else
+	log "building the kcsan kernel failed"
+	rc=1
+fi
 
 if [ -f "$CACHE/build-bench/arch/x86/boot/bzImage" ]; then
 	log "bench: $cycles load cycles on the non-debug kernel (memory growth)"
