@@ -37,6 +37,20 @@ const fn this_module() -> *mut kernel::bindings::module {
     <crate::LocalModule as kernel::ModuleMetadata>::THIS_MODULE.as_ptr()
 }
 
+/// `Ok` for a C return value of 0 or more, else the error it encodes.
+///
+/// The same as `kernel::error::to_result` for the negative values C
+/// returns, but inlined: the success path, which the hot paths take, is a
+/// compare and a branch instead of a call into the `kernel` crate.
+#[inline]
+fn check(ret: kernel::ffi::c_int) -> kernel::error::Result {
+    if ret >= 0 {
+        Ok(())
+    } else {
+        Err(kernel::error::Error::from_errno(ret))
+    }
+}
+
 /// Declarations of the one-line C wrappers in `sys/glue.c`.
 mod glue {
     use kernel::bindings;
@@ -63,7 +77,6 @@ mod glue {
         ) -> *mut bindings::dma_fence;
         pub(crate) fn dmabuf_rs_resv_assert_held(resv: *mut bindings::dma_resv);
         pub(crate) fn dmabuf_rs_resv_might_lock(resv: *mut bindings::dma_resv);
-        pub(crate) fn dmabuf_rs_resv_lock_interruptible(resv: *mut bindings::dma_resv) -> c_int;
         pub(crate) fn dmabuf_rs_file_count(file: *mut bindings::file) -> c_long;
         pub(crate) fn dmabuf_rs_poll_requested_events(
             pt: *mut bindings::poll_table_struct,

@@ -18,6 +18,7 @@ fn writes(dir: DataDirection) -> bool {
 
 impl DmaBuf {
     /// `dma_buf_begin_cpu_access`.
+    #[inline]
     pub(crate) fn begin_cpu_access(&self, dir: DataDirection) -> Result {
         self.might_lock();
         self.exporter_begin_cpu_access(dir)?;
@@ -25,6 +26,7 @@ impl DmaBuf {
     }
 
     /// `dma_buf_end_cpu_access`.
+    #[inline]
     pub(crate) fn end_cpu_access(&self, dir: DataDirection) -> Result {
         self.might_lock();
         self.exporter_end_cpu_access(dir)

@@ -29,6 +29,7 @@ pub(super) fn warn_once(warned: &AtomicBool, cond: bool) -> bool {
 
 impl DmaBuf {
     /// The exporter's `attach` for a new, unlinked attachment of this buffer.
+    #[inline]
     pub(super) fn exporter_attach(&self, a: &Attachment) -> Result {
         // SAFETY: A new attachment of this buffer, which uses this table;
         // no lock is held, as the operation expects.
@@ -36,24 +37,28 @@ impl DmaBuf {
     }
 
     /// The exporter's `detach` for an unlinked attachment of this buffer.
+    #[inline]
     pub(super) fn exporter_detach(&self, a: &Attachment) {
         // SAFETY: As above, for an attachment just unlinked.
         unsafe { self.ops().detach(self, a) }
     }
 
     /// The exporter's `begin_cpu_access`.
+    #[inline]
     pub(super) fn exporter_begin_cpu_access(&self, dir: DataDirection) -> Result {
         // SAFETY: This buffer's table; the entry points do not hold the lock.
         unsafe { self.ops().begin_cpu_access(self, dir) }
     }
 
     /// The exporter's `end_cpu_access`.
+    #[inline]
     pub(super) fn exporter_end_cpu_access(&self, dir: DataDirection) -> Result {
         // SAFETY: As above.
         unsafe { self.ops().end_cpu_access(self, dir) }
     }
 
     /// The exporter's `mmap` of a VMA whose bounds were checked.
+    #[inline]
     pub(super) fn exporter_mmap(&self, vma: &VmaNew) -> Result {
         // SAFETY: This buffer's table; `vma` is being set up for it.
         unsafe { self.ops().mmap(self, vma) }
@@ -64,6 +69,7 @@ impl DmaBuf {
     /// # Safety
     ///
     /// Nothing may use the buffer's exporter data afterwards.
+    #[inline]
     pub(super) unsafe fn exporter_release(&self) {
         // SAFETY: By the safety requirements.
         unsafe { self.ops().release(self) }
@@ -78,6 +84,7 @@ impl LockedDmaBuf<'_> {
     }
 
     /// The exporter's `pin`.
+    #[inline]
     pub(super) fn exporter_pin(&self, a: &Attachment) -> Result {
         if !self.owns(a) {
             return Err(EINVAL);
@@ -87,6 +94,7 @@ impl LockedDmaBuf<'_> {
     }
 
     /// The exporter's `unpin`.
+    #[inline]
     pub(super) fn exporter_unpin(&self, a: &Attachment) {
         if self.owns(a) {
             // SAFETY: `a` is ours and the lock is held (`self`).
@@ -95,6 +103,7 @@ impl LockedDmaBuf<'_> {
     }
 
     /// The exporter's `map_dma_buf`.
+    #[inline]
     pub(super) fn exporter_map(&self, a: &Attachment, dir: DataDirection) -> Result<MappedTable> {
         if !self.owns(a) {
             return Err(EINVAL);
@@ -108,6 +117,7 @@ impl LockedDmaBuf<'_> {
     /// # Safety
     ///
     /// `t` must come from [`LockedDmaBuf::exporter_map`] on `a`.
+    #[inline]
     pub(super) unsafe fn exporter_unmap(&self, a: &Attachment, t: MappedTable, dir: DataDirection) {
         if self.owns(a) {
             // SAFETY: `a` is ours, the lock is held, `t` by the safety
@@ -118,6 +128,7 @@ impl LockedDmaBuf<'_> {
 
     /// The exporter's `vmap`. An exporter that fails it is reported once,
     /// as upstream does (`WARN_ON_ONCE`).
+    #[inline]
     pub(super) fn exporter_vmap(&self) -> Result<IosysMap> {
         // SAFETY: The lock is held (`self`).
         let r = unsafe { self.buf().ops().vmap(self.buf()) };
@@ -131,6 +142,7 @@ impl LockedDmaBuf<'_> {
     /// # Safety
     ///
     /// `map` must be the mapping [`LockedDmaBuf::exporter_vmap`] returned.
+    #[inline]
     pub(super) unsafe fn exporter_vunmap(&self, map: &mut IosysMap) {
         // SAFETY: The lock is held (`self`); `map` by the safety requirements.
         unsafe { self.buf().ops().vunmap(self.buf(), map) }

@@ -37,6 +37,7 @@ pub(crate) struct LockedDmaBuf<'a> {
 
 impl DmaBuf {
     /// Takes the buffer's reservation lock.
+    #[inline]
     pub(crate) fn lock(&self) -> LockedDmaBuf<'_> {
         LockedDmaBuf {
             buf: self,
@@ -45,6 +46,7 @@ impl DmaBuf {
     }
 
     /// Takes the buffer's reservation lock; a signal aborts with `EINTR`.
+    #[inline]
     pub(crate) fn lock_interruptible(&self) -> Result<LockedDmaBuf<'_>> {
         Ok(LockedDmaBuf {
             buf: self,
@@ -57,6 +59,7 @@ impl DmaBuf {
     /// # Safety
     ///
     /// The calling context must hold the buffer's reservation lock for `'a`.
+    #[inline]
     pub(crate) unsafe fn assume_locked(&self) -> LockedDmaBuf<'_> {
         LockedDmaBuf {
             buf: self,
@@ -67,6 +70,7 @@ impl DmaBuf {
 
     /// Tells lockdep that the caller may take this buffer's lock (the
     /// unlocked entry points say so even on paths that do not lock).
+    #[inline]
     pub(crate) fn might_lock(&self) {
         self.resv().might_lock();
     }
@@ -74,11 +78,13 @@ impl DmaBuf {
 
 impl<'a> LockedDmaBuf<'a> {
     /// The buffer.
+    #[inline]
     pub(crate) fn buf(&self) -> &'a DmaBuf {
         self.buf
     }
 
     /// The held lock, for the lower layer's locked operations.
+    #[inline]
     pub(crate) fn held(&self) -> &ResvHeld<'a> {
         match &self.hold {
             Hold::Owned(guard) => guard,

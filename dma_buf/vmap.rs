@@ -12,6 +12,7 @@ use kernel::prelude::*;
 
 impl LockedDmaBuf<'_> {
     /// `dma_buf_vmap`.
+    #[inline]
     pub(crate) fn vmap(&self) -> Result<IosysMap> {
         if !self.buf().ops().has_vmap() {
             return Err(EINVAL);
@@ -33,6 +34,7 @@ impl LockedDmaBuf<'_> {
     /// one hands `map` itself to the exporter. An unbalanced or mismatched
     /// call is refused with a warning instead of stopping the kernel (C
     /// uses `BUG_ON`).
+    #[inline]
     pub(crate) fn vunmap(&self, map: &mut IosysMap) {
         let (count, cached) = self.buf().vmap_state(self.held());
         if kernel::warn_on!(count == 0 || cached.is_null() || !cached.is_equal(map)) {

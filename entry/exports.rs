@@ -49,6 +49,7 @@ use kernel::scatterlist::SGTable;
 use kernel::sync::aref::ARef;
 
 /// 0 or a negative errno.
+#[inline]
 fn errno(r: Result) -> c_int {
     r.err().map_or(0, |e| e.to_errno())
 }
@@ -58,6 +59,7 @@ fn errno(r: Result) -> c_int {
 /// # Safety
 ///
 /// `ptr` must be NULL or a live buffer for `'a`.
+#[inline]
 unsafe fn buf<'a>(ptr: *mut DmaBuf) -> Option<&'a DmaBuf> {
     // SAFETY: NULL or live by the safety requirements.
     let b = unsafe { ptr.as_ref() };
@@ -73,6 +75,7 @@ unsafe fn buf<'a>(ptr: *mut DmaBuf) -> Option<&'a DmaBuf> {
 /// # Safety
 ///
 /// `ptr` must be NULL or a live attachment for `'a`.
+#[inline]
 unsafe fn attachment<'a>(ptr: *mut Attachment) -> Option<&'a Attachment> {
     kernel::task::might_sleep();
     // SAFETY: NULL or live by the safety requirements.
@@ -84,6 +87,7 @@ unsafe fn attachment<'a>(ptr: *mut Attachment) -> Option<&'a Attachment> {
 }
 
 /// A direction from C, `None` (with a `WARN`) outside the enum.
+#[inline]
 fn direction(dir: CDirection) -> Option<DataDirection> {
     let d = dir.get();
     if kernel::warn_on!(d.is_none()) {
@@ -267,6 +271,7 @@ unsafe extern "C" fn dma_buf_unpin(attach: *mut Attachment) {
 }
 
 /// Maps `a` under `locked` and hands the table to C.
+#[inline]
 fn map(locked: &LockedDmaBuf<'_>, a: &Attachment, dir: CDirection) -> *mut SGTable {
     let Some(dir) = direction(dir) else {
         return EINVAL.to_ptr();
@@ -283,6 +288,7 @@ fn map(locked: &LockedDmaBuf<'_>, a: &Attachment, dir: CDirection) -> *mut SGTab
 ///
 /// `table` must be NULL or come from mapping `a` in direction `dir`, and
 /// not be used afterwards.
+#[inline]
 unsafe fn unmap(locked: &LockedDmaBuf<'_>, a: &Attachment, table: *mut SGTable, dir: CDirection) {
     // SAFETY: By the safety requirements.
     let t = unsafe { MappedTable::from_raw(table) };
@@ -443,6 +449,7 @@ unsafe extern "C" fn dma_buf_mmap(dmabuf: *mut DmaBuf, vma: *mut VmaNew, pgoff: 
 /// # Safety
 ///
 /// `map` must be valid for writes.
+#[inline]
 unsafe fn vmap(locked: &LockedDmaBuf<'_>, map: *mut IosysMap) -> c_int {
     let r = locked.vmap();
     // SAFETY: A valid out parameter.

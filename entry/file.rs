@@ -48,6 +48,7 @@ impl FileOps for DmaBufFile {
         buf.poll(file, pt)
     }
 
+    #[inline]
     fn ioctl(buf: &DmaBuf, cmd: u32, arg: usize) -> Result<i32> {
         super::ioctl::dispatch(buf, cmd, arg)
     }

@@ -15,6 +15,7 @@ use kernel::prelude::*;
 use kernel::uaccess::{UserPtr, UserSlice};
 
 /// Runs ioctl `cmd` with argument `arg` on `buf`.
+#[inline]
 pub(crate) fn dispatch(buf: &DmaBuf, cmd: u32, arg: usize) -> Result<i32> {
     match cmd {
         DMA_BUF_IOCTL_SYNC => sync(buf, arg)?,
@@ -32,6 +33,7 @@ fn user<T>(arg: usize) -> UserSlice {
 }
 
 /// `DMA_BUF_IOCTL_SYNC`: begins or ends a CPU access bracket.
+#[inline]
 fn sync(buf: &DmaBuf, arg: usize) -> Result {
     let sync: DmaBufSync = user::<DmaBufSync>(arg).reader().read()?;
     if sync.flags & !DMA_BUF_SYNC_VALID_FLAGS_MASK != 0 {

@@ -13,9 +13,8 @@
 // TODO: replace with the `kernel` crate's abstraction once it has one.
 
 use super::fence::Fence;
-use super::glue;
+use super::{check, glue};
 use kernel::bindings;
-use kernel::error::to_result;
 use kernel::prelude::*;
 use kernel::seq_file::SeqFile;
 use kernel::sync::aref::ARef;
@@ -94,9 +93,9 @@ impl<'a> core::ops::Deref for ResvGuard<'a> {
 }
 
 impl Drop for ResvGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
-        // SAFETY: By the type invariant this context holds the lock.
-        unsafe { bindings::dma_resv_unlock(self.held.resv.as_raw()) };
+        self.held.resv.unlock();
     }
 }
 
@@ -138,11 +137,38 @@ impl Resv {
         unsafe { bindings::dma_resv_fini(self.as_raw()) };
     }
 
+    /// The object's ww_mutex.
+    #[inline]
+    fn ww_mutex(&self) -> *mut bindings::ww_mutex {
+        // SAFETY: A field address of a valid object.
+        unsafe { core::ptr::addr_of_mut!((*self.as_raw()).lock) }
+    }
+
+    /// Releases the lock (`dma_resv_unlock`). Without mutex debugging
+    /// that is the ww_mutex's unlock alone, called directly rather than
+    /// through the `dma_resv_unlock` helper.
+    ///
+    /// Only [`ResvGuard`]'s drop calls this, when this context holds the
+    /// lock (its type invariant).
+    #[inline]
+    fn unlock(&self) {
+        if cfg!(CONFIG_DEBUG_MUTEXES) {
+            // SAFETY: The caller holds the lock.
+            unsafe { bindings::dma_resv_unlock(self.as_raw()) };
+        } else {
+            // SAFETY: As above; `dma_resv_reset_max_fences` is empty
+            // without `CONFIG_DEBUG_MUTEXES`.
+            unsafe { bindings::ww_mutex_unlock(self.ww_mutex()) };
+        }
+    }
+
     /// Takes the lock (not interruptible, no acquire context).
+    #[inline]
     pub(crate) fn lock(&self) -> ResvGuard<'_> {
         // SAFETY: The object is initialized by the type invariant. With a
-        // NULL context the lock cannot fail.
-        unsafe { bindings::dma_resv_lock(self.as_raw(), core::ptr::null_mut()) };
+        // NULL context the lock cannot fail. `dma_resv_lock` is exactly
+        // this call.
+        unsafe { bindings::ww_mutex_lock(self.ww_mutex(), core::ptr::null_mut()) };
         // INVARIANT: Locked just above.
         ResvGuard {
             held: ResvHeld {
@@ -154,8 +180,11 @@ impl Resv {
 
     /// Takes the lock; a signal aborts the wait with `EINTR`.
     pub(crate) fn lock_interruptible(&self) -> Result<ResvGuard<'_>> {
-        // SAFETY: The object is initialized by the type invariant.
-        to_result(unsafe { glue::dmabuf_rs_resv_lock_interruptible(self.as_raw()) })?;
+        // SAFETY: The object is initialized by the type invariant; this is
+        // `dma_resv_lock_interruptible` with no acquire context.
+        check(unsafe {
+            bindings::ww_mutex_lock_interruptible(self.ww_mutex(), core::ptr::null_mut())
+        })?;
         // INVARIANT: Locked just above.
         Ok(ResvGuard {
             held: ResvHeld {
@@ -184,6 +213,7 @@ impl Resv {
 
     /// Tells lockdep that the caller may take this lock (nothing without
     /// `CONFIG_PROVE_LOCKING`, as C's `might_lock`).
+    #[inline]
     pub(crate) fn might_lock(&self) {
         if !cfg!(CONFIG_PROVE_LOCKING) {
             return;
@@ -193,6 +223,7 @@ impl Resv {
     }
 
     /// Waits (interruptibly) until every fence of `usage` has signalled.
+    #[inline]
     pub(crate) fn wait(&self, usage: Usage) -> Result {
         // SAFETY: The object is initialized by the type invariant.
         let ret = unsafe {
@@ -203,6 +234,7 @@ impl Resv {
                 kernel::task::MAX_SCHEDULE_TIMEOUT as usize,
             )
         };
+        // The remaining timeout (positive) on success, or an errno.
         if ret < 0 {
             return Err(Error::from_errno(ret as i32));
         }
@@ -214,9 +246,7 @@ impl Resv {
     pub(crate) fn get_singleton(&self, usage: Usage) -> Result<Option<ARef<Fence>>> {
         let mut fence: *mut bindings::dma_fence = core::ptr::null_mut();
         // SAFETY: The object is initialized; `fence` is a valid out pointer.
-        to_result(unsafe {
-            bindings::dma_resv_get_singleton(self.as_raw(), usage.raw(), &mut fence)
-        })?;
+        check(unsafe { bindings::dma_resv_get_singleton(self.as_raw(), usage.raw(), &mut fence) })?;
         // SAFETY: On success the C function hands over a reference (or NULL).
         Ok(unsafe { Fence::from_raw_owned(fence) })
     }
@@ -231,7 +261,7 @@ impl<'a> ResvHeld<'a> {
     /// Reserves room for `n` more fences.
     pub(crate) fn reserve_fences(&self, n: u32) -> Result {
         // SAFETY: The object is initialized and locked (type invariant).
-        to_result(unsafe { bindings::dma_resv_reserve_fences(self.resv.as_raw(), n) })
+        check(unsafe { bindings::dma_resv_reserve_fences(self.resv.as_raw(), n) })
     }
 
     /// Adds a fence (a slot must have been reserved).

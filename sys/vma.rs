@@ -10,9 +10,9 @@
 //
 // TODO: move to `kernel::mm::virt` next to `VmaMixedMap`.
 
+use super::check;
 use super::glue;
 use kernel::bindings;
-use kernel::error::to_result;
 use kernel::mm::virt::{VmaNew, VmaRef};
 use kernel::prelude::*;
 
@@ -84,6 +84,6 @@ impl VmaPfnMap {
         let vma = self.as_ptr();
         // SAFETY: A VMA being set up as a PFN map (type invariant); the
         // frames by the safety requirements.
-        to_result(unsafe { bindings::remap_pfn_range(vma, addr, pfn, size, (*vma).vm_page_prot) })
+        check(unsafe { bindings::remap_pfn_range(vma, addr, pfn, size, (*vma).vm_page_prot) })
     }
 }
