@@ -112,7 +112,6 @@ mod glue {
         );
         pub(crate) fn dmabuf_rs_iminor(inode: *mut bindings::inode) -> c_uint;
         pub(crate) fn dmabuf_rs_page_to_pfn(page: *mut bindings::page) -> c_ulong;
-        pub(crate) fn dmabuf_rs_pfn_to_page(pfn: c_ulong) -> *mut bindings::page;
         pub(crate) fn dmabuf_rs_vmap_pages(
             pages: *mut *mut bindings::page,
             count: c_uint,

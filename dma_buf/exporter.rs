@@ -36,7 +36,7 @@ pub(crate) trait Exporter: Sized + Send + Sync + 'static {
     fn unmap(&self, attach: &Attachment, table: OwnedTable, dir: DataDirection);
 
     /// The buffer is gone: its last reference and its dentry died.
-    fn release(this: KBox<Self>);
+    fn release(this: Pin<KBox<Self>>);
 
     /// Prepares CPU access in direction `dir` (resv not held).
     fn begin_cpu_access(&self, _dir: DataDirection) -> Result {
@@ -74,27 +74,35 @@ impl<T: Exporter> ExporterCallbacks for T {
     const HAS_MMAP: bool = T::HAS_MMAP;
     const HAS_VMAP: bool = T::HAS_VMAP;
 
+    #[inline]
     fn map(&self, attach: &Attachment, dir: DataDirection) -> Result<OwnedTable> {
         Exporter::map(self, attach, dir)
     }
+    #[inline]
     fn unmap(&self, attach: &Attachment, table: OwnedTable, dir: DataDirection) {
         Exporter::unmap(self, attach, table, dir)
     }
-    fn release(this: KBox<Self>) {
+    #[inline]
+    fn release(this: Pin<KBox<Self>>) {
         <T as Exporter>::release(this)
     }
+    #[inline]
     fn begin_cpu_access(&self, dir: DataDirection) -> Result {
         Exporter::begin_cpu_access(self, dir)
     }
+    #[inline]
     fn end_cpu_access(&self, dir: DataDirection) -> Result {
         Exporter::end_cpu_access(self, dir)
     }
+    #[inline]
     fn mmap(&self, vma: &VmaNew) -> Result {
         Exporter::mmap(self, vma)
     }
+    #[inline]
     fn vmap(&self) -> Result<IosysMap> {
         Exporter::vmap(self)
     }
+    #[inline]
     fn vunmap(&self, map: &IosysMap) {
         Exporter::vunmap(self, map)
     }
@@ -103,17 +111,23 @@ impl<T: Exporter> ExporterCallbacks for T {
 impl DmaBuf {
     /// Exports `data` as a new buffer of `size` bytes with file `flags`,
     /// named `exp_name`. On failure `data` is dropped, never released.
+    ///
+    /// The data is pinned, so an exporter that holds a lock (which must not
+    /// move) is its own exporter data, in one allocation.
     pub(crate) fn export_rust<T: Exporter>(
-        data: KBox<T>,
+        data: Pin<KBox<T>>,
         size: usize,
         flags: i32,
         exp_name: &'static CStr,
     ) -> Result<ARef<DmaBuf>> {
-        let priv_ = KBox::into_raw(data);
+        // SAFETY: The data is never moved out of its box: the core only
+        // borrows it, and gives the box back pinned to `release`, or below.
+        let priv_ = KBox::into_raw(unsafe { Pin::into_inner_unchecked(data) });
         let info = ExportInfo::new(exp_name, DmaBufOps::of::<T>(), size, flags, priv_.cast());
         DmaBuf::export(info).inspect_err(|_| {
-            // SAFETY: Export failed, so the data is still ours.
-            drop(unsafe { KBox::from_raw(priv_) });
+            // SAFETY: Export failed, so the data is still ours; it was
+            // pinned and goes back into a pinned box.
+            drop(unsafe { Pin::new_unchecked(KBox::from_raw(priv_)) });
         })
     }
 }

@@ -229,7 +229,7 @@ impl Drop for Vmap<'_> {
 mod tests {
     use super::*;
     use crate::dma_buf::exporter::{Exporter, OwnedTable};
-    use crate::sys::pages::{Chunk, Gfp, PageVmap};
+    use crate::sys::pages::{Chunk, Gfp, PageArray, PageVmap};
     use core::sync::atomic::{AtomicU32, Ordering};
     use kernel::device::Bound;
     use kernel::faux;
@@ -291,7 +291,7 @@ mod tests {
             drop(table);
         }
 
-        fn release(this: KBox<Self>) {
+        fn release(this: Pin<KBox<Self>>) {
             if this.0.tag == ERROR_TAG {
                 TAGGED_RELEASES.fetch_add(1, Ordering::SeqCst);
             }
@@ -316,7 +316,7 @@ mod tests {
             VMAPS.fetch_add(1, Ordering::SeqCst);
             // SAFETY: The chunks live as long as the exporter, which drops
             // the mapping first (`vunmap`, or its own drop).
-            let v = unsafe { PageVmap::new(&self.0.chunks)? };
+            let v = unsafe { PageVmap::new(&PageArray::new(&self.0.chunks)?)? };
             let map = IosysMap::sys(v.addr());
             *self.0.vmap.lock() = Some(v);
             Ok(map)
@@ -328,7 +328,7 @@ mod tests {
         }
     }
 
-    fn exporter(pages: usize, tag: u32) -> Result<KBox<Data>> {
+    fn exporter(pages: usize, tag: u32) -> Result<Pin<KBox<Data>>> {
         let mut chunks = KVec::with_capacity(pages, GFP_KERNEL)?;
         for _ in 0..pages {
             chunks.push(
@@ -344,7 +344,7 @@ mod tests {
             }),
             GFP_KERNEL,
         )?;
-        Ok(KBox::new(Data(inner), GFP_KERNEL)?)
+        Ok(KBox::pin(Data(inner), GFP_KERNEL)?)
     }
 
     fn new_buffer(pages: usize) -> Result<ARef<DmaBuf>> {

@@ -10,7 +10,7 @@
 use crate::dma_buf::exporter::{Exporter, OwnedTable};
 use crate::dma_buf::{Attachment, DmaBuf};
 use crate::sys::iosys_map::IosysMap;
-use crate::sys::pages::{Chunk, PageVmap, PAGE_SIZE};
+use crate::sys::pages::{Chunk, PageArray, PageVmap, PAGE_SIZE};
 use crate::sys::sg_table::DeviceTable;
 use crate::sys::vma;
 use kernel::alloc::KVVec;
@@ -36,9 +36,34 @@ struct State {
     mapped: KVec<DeviceTable>,
     /// The kernel mapping, while the core holds a vmap.
     vmap: Option<PageVmap>,
+    /// The page array `vmap` takes, built at the first vmap and kept until
+    /// release: a buffer mapped into the kernel once is usually mapped
+    /// again (upstream's CMA heap keeps such an array for every buffer).
+    pages: Option<PageArray>,
 }
 
-/// A heap buffer.
+/// The chunks of a buffer. Most buffers have one (every CMA buffer, and
+/// the system heap's up to 1 MiB), kept inline: no array to allocate.
+pub(crate) enum Chunks {
+    /// A single chunk.
+    One(Chunk),
+    /// Several chunks, in order.
+    Many(KVVec<Chunk>),
+}
+
+impl Chunks {
+    /// The chunks, in order.
+    #[inline]
+    pub(crate) fn as_slice(&self) -> &[Chunk] {
+        match self {
+            Chunks::One(c) => core::slice::from_ref(c),
+            Chunks::Many(v) => v,
+        }
+    }
+}
+
+/// A heap buffer, which is its own exporter data (pinned because of its
+/// mutex): one allocation besides the core's.
 ///
 /// Fields drop in order: the state (the DMA mappings and the kernel
 /// mapping, all gone by release anyway) before the chunks they map.
@@ -46,7 +71,7 @@ struct State {
 pub(crate) struct HeapBuffer {
     #[pin]
     state: Mutex<State>,
-    chunks: KVVec<Chunk>,
+    chunks: Chunks,
     mmap_rule: MmapRule,
 }
 
@@ -54,37 +79,30 @@ impl HeapBuffer {
     /// Exports `chunks` as a new dma-buf named after the heap `name`; its
     /// size is the chunks' total length.
     pub(crate) fn export(
-        chunks: KVVec<Chunk>,
+        chunks: Chunks,
         mmap_rule: MmapRule,
         fd_flags: u32,
         name: &'static CStr,
     ) -> Result<ARef<DmaBuf>> {
-        let len = chunks.iter().map(Chunk::len).sum();
+        let len = chunks.as_slice().iter().map(Chunk::len).sum();
         let buf = KBox::pin_init(
             pin_init!(HeapBuffer {
-                state <- new_mutex!(State { mapped: KVec::new(), vmap: None }, "HeapBuffer::state"),
+                state <- new_mutex!(State { mapped: KVec::new(), vmap: None, pages: None }, "HeapBuffer::state"),
                 chunks,
                 mmap_rule,
             }),
             GFP_KERNEL,
         )?;
-        DmaBuf::export_rust(
-            KBox::new(HeapExport(buf), GFP_KERNEL)?,
-            len,
-            fd_flags as i32,
-            name,
-        )
+        DmaBuf::export_rust(buf, len, fd_flags as i32, name)
     }
 }
 
-/// The exporter data: the pinned buffer (pinned because of its mutex).
-pub(crate) struct HeapExport(Pin<KBox<HeapBuffer>>);
-
 #[vtable]
-impl Exporter for HeapExport {
+impl Exporter for HeapBuffer {
+    #[inline]
     fn map(&self, attach: &Attachment, dir: DataDirection) -> Result<OwnedTable> {
-        let table = OwnedTable::from_chunks(&self.0.chunks)?;
-        let mut state = self.0.state.lock();
+        let table = OwnedTable::from_chunks(self.chunks.as_slice())?;
+        let mut state = self.state.lock();
         // Room first, so that recording the mapping below cannot fail.
         state.mapped.reserve(1, GFP_KERNEL)?;
         let mapped = DeviceTable::map(attach, &table, dir)?;
@@ -92,8 +110,9 @@ impl Exporter for HeapExport {
         Ok(table)
     }
 
+    #[inline]
     fn unmap(&self, _attach: &Attachment, table: OwnedTable, _dir: DataDirection) {
-        let mut state = self.0.state.lock();
+        let mut state = self.state.lock();
         let i = state.mapped.iter().position(|m| m.is_of(&table));
         let mapping = i.and_then(|i| state.mapped.remove(i).ok());
         drop(state);
@@ -102,20 +121,22 @@ impl Exporter for HeapExport {
         drop(table);
     }
 
-    fn release(this: KBox<Self>) {
+    fn release(this: Pin<KBox<Self>>) {
         // The chunks go back to their allocator when `this` drops.
         drop(this);
     }
 
+    #[inline]
     fn begin_cpu_access(&self, dir: DataDirection) -> Result {
-        for m in self.0.state.lock().mapped.iter() {
+        for m in self.state.lock().mapped.iter() {
             m.sync_for_cpu(dir);
         }
         Ok(())
     }
 
+    #[inline]
     fn end_cpu_access(&self, dir: DataDirection) -> Result {
-        for m in self.0.state.lock().mapped.iter() {
+        for m in self.state.lock().mapped.iter() {
             m.sync_for_device(dir);
         }
         Ok(())
@@ -123,14 +144,14 @@ impl Exporter for HeapExport {
 
     fn mmap(&self, vma: &VmaNew) -> Result {
         let shared = vma.flags() & (flags::SHARED | flags::MAYSHARE) != 0;
-        if self.0.mmap_rule == MmapRule::SharedOnly && !shared {
+        if self.mmap_rule == MmapRule::SharedOnly && !shared {
             return Err(EINVAL);
         }
         let (start, end) = (vma.start(), vma.end());
         let mut skip = vma::pgoff(vma);
         let pfnmap = vma::set_pfnmap(vma);
         let mut addr = start;
-        for c in self.0.chunks.iter() {
+        for c in self.chunks.as_slice().iter() {
             if addr >= end {
                 break;
             }
@@ -148,16 +169,23 @@ impl Exporter for HeapExport {
         Ok(())
     }
 
+    #[inline]
     fn vmap(&self) -> Result<IosysMap> {
+        let mut state = self.state.lock();
+        let pages = match &mut state.pages {
+            Some(pages) => pages,
+            empty => empty.insert(PageArray::new(self.chunks.as_slice())?),
+        };
         // SAFETY: The chunks outlive the mapping: `vunmap` or the state's
         // drop (before the chunks') removes it.
-        let v = unsafe { PageVmap::new(&self.0.chunks)? };
+        let v = unsafe { PageVmap::new(pages)? };
         let map = IosysMap::sys(v.addr());
-        self.0.state.lock().vmap = Some(v);
+        state.vmap = Some(v);
         Ok(map)
     }
 
+    #[inline]
     fn vunmap(&self, _map: &IosysMap) {
-        drop(self.0.state.lock().vmap.take());
+        drop(self.state.lock().vmap.take());
     }
 }

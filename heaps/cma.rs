@@ -3,12 +3,11 @@
 //! per area (`default_cma_region` for the default area, and each area
 //! under its own name, e.g. `reserved` for the `cma=` area).
 
-use super::buffer::{HeapBuffer, MmapRule};
+use super::buffer::{Chunks, HeapBuffer, MmapRule};
 use super::kind::HeapKind;
 use crate::dma_buf::DmaBuf;
 use crate::sys::cma::CmaArea;
 use crate::sys::pages::PAGE_SIZE;
-use kernel::alloc::KVVec;
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
 
@@ -23,9 +22,7 @@ impl HeapKind for CmaHeap {
         let chunk = self.0.alloc(pages, order).ok_or(ENOMEM)?;
         // CMA memory is not zeroed by the allocator: clear it in one extent.
         chunk.zero();
-        let mut chunks = KVVec::new();
-        chunks.push(chunk, GFP_KERNEL)?;
-        HeapBuffer::export(chunks, MmapRule::SharedOnly, fd_flags, name)
+        HeapBuffer::export(Chunks::One(chunk), MmapRule::SharedOnly, fd_flags, name)
     }
 }
 

@@ -4,7 +4,7 @@
 //! ones), zeroed by the page allocator, charged to the caller's memory
 //! cgroup when `mem_accounting` is on.
 
-use super::buffer::{HeapBuffer, MmapRule};
+use super::buffer::{Chunks, HeapBuffer, MmapRule};
 use super::kind::HeapKind;
 use crate::dma_buf::DmaBuf;
 use crate::sys::pages::{self, Chunk, Gfp, PAGE_SIZE};
@@ -34,27 +34,51 @@ fn gfp(order: u32) -> Gfp {
     }
 }
 
-/// Allocates `len` (page-aligned) bytes as chunks.
-pub(crate) fn allocate_chunks(len: usize) -> Result<KVVec<Chunk>> {
-    let mut chunks = KVVec::new();
-    let mut remaining = len;
-    let mut max_order = ORDERS[0];
+/// The next chunk of a buffer with `remaining` bytes (page-aligned, not
+/// zero) left to allocate, of at most `max_order`.
+fn next_chunk(remaining: usize, max_order: u32) -> Result<Chunk> {
+    // A killed task stops allocating (its memory is freed on return).
+    if pages::fatal_signal_pending() {
+        return Err(EINTR);
+    }
+    ORDERS
+        .iter()
+        .filter(|&&o| o <= max_order && (PAGE_SIZE << o) <= remaining)
+        .find_map(|&o| Chunk::alloc_order(o, gfp(o)))
+        .ok_or(ENOMEM)
+}
+
+/// How many chunks `len` bytes take when every allocation gets the largest
+/// order that fits (more are needed only when large orders fail).
+fn chunks_expected(len: usize) -> usize {
+    let mut n = 0;
+    let mut rest = len;
+    for o in ORDERS {
+        n += rest / (PAGE_SIZE << o);
+        rest %= PAGE_SIZE << o;
+    }
+    n
+}
+
+/// Allocates `len` (page-aligned, not zero) bytes as chunks. A buffer that
+/// fits one chunk needs no array.
+pub(crate) fn allocate_chunks(len: usize) -> Result<Chunks> {
+    let first = next_chunk(len, ORDERS[0])?;
+    if first.len() == len {
+        return Ok(Chunks::One(first));
+    }
+    let mut remaining = len - first.len();
+    // Once a smaller order was needed, larger ones are not tried again.
+    let mut max_order = first.pages().trailing_zeros();
+    let mut chunks = KVVec::with_capacity(chunks_expected(len), GFP_KERNEL)?;
+    chunks.push(first, GFP_KERNEL)?;
     while remaining > 0 {
-        // A killed task stops allocating (its memory is freed on return).
-        if pages::fatal_signal_pending() {
-            return Err(EINTR);
-        }
-        let chunk = ORDERS
-            .iter()
-            .filter(|&&o| o <= max_order && (PAGE_SIZE << o) <= remaining)
-            .find_map(|&o| Chunk::alloc_order(o, gfp(o)))
-            .ok_or(ENOMEM)?;
+        let chunk = next_chunk(remaining, max_order)?;
         remaining -= chunk.len();
-        // Once a smaller order was needed, larger ones are not tried again.
         max_order = chunk.pages().trailing_zeros();
         chunks.push(chunk, GFP_KERNEL)?;
     }
-    Ok(chunks)
+    Ok(Chunks::Many(chunks))
 }
 
 /// The heap.

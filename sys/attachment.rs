@@ -143,10 +143,11 @@ impl Attachment {
         core::ptr::eq(unsafe { (*self.as_raw()).dmabuf }, buf.as_raw())
     }
 
-    /// The attached device, with a new reference.
-    pub(crate) fn device(&self) -> ARef<Device> {
-        // SAFETY: `dev` is referenced by the attachment (type invariant).
-        unsafe { Device::get_device((*self.as_raw()).dev) }
+    /// The attached device's pointer, valid while the attachment lives
+    /// (it holds a reference).
+    pub(crate) fn raw_device(&self) -> *mut bindings::device {
+        // SAFETY: Constant by the type invariant.
+        unsafe { (*self.as_raw()).dev }
     }
 
     /// The attached device's name.

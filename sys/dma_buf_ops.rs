@@ -9,12 +9,13 @@
 //! types, is `dma_buf/exporter_ops.rs`.
 
 use super::attachment::Attachment;
+use super::check;
 use super::dma_buf::DmaBuf;
 use super::iosys_map::IosysMap;
 use super::sg_table::{MappedTable, OwnedTable};
 use kernel::bindings;
 use kernel::dma::DataDirection;
-use kernel::error::{from_err_ptr, to_result};
+use kernel::error::from_err_ptr;
 use kernel::mm::virt::VmaNew;
 use kernel::prelude::*;
 
@@ -84,16 +85,19 @@ impl DmaBufOps {
     }
 
     /// Whether the exporter is dynamic (has `pin`).
+    #[inline]
     pub(crate) fn can_pin(&self) -> bool {
         self.0.pin.is_some()
     }
 
     /// Whether the exporter implements `mmap`.
+    #[inline]
     pub(crate) fn has_mmap(&self) -> bool {
         self.0.mmap.is_some()
     }
 
     /// Whether the exporter implements `vmap`.
+    #[inline]
     pub(crate) fn has_vmap(&self) -> bool {
         self.0.vmap.is_some()
     }
@@ -103,10 +107,11 @@ impl DmaBufOps {
     /// # Safety
     ///
     /// `a` must be a new attachment of `buf`, which uses this table.
+    #[inline]
     pub(crate) unsafe fn attach(&self, buf: &DmaBuf, a: &Attachment) -> Result {
         match self.0.attach {
             // SAFETY: By the safety requirements.
-            Some(f) => to_result(unsafe { f(buf.as_raw(), a.as_raw()) }),
+            Some(f) => check(unsafe { f(buf.as_raw(), a.as_raw()) }),
             None => Ok(()),
         }
     }
@@ -116,6 +121,7 @@ impl DmaBufOps {
     /// # Safety
     ///
     /// `a` must be an unlinked attachment of `buf`, which uses this table.
+    #[inline]
     pub(crate) unsafe fn detach(&self, buf: &DmaBuf, a: &Attachment) {
         if let Some(f) = self.0.detach {
             // SAFETY: By the safety requirements.
@@ -128,10 +134,11 @@ impl DmaBufOps {
     /// # Safety
     ///
     /// `a`'s buffer uses this table, and its resv lock is held.
+    #[inline]
     pub(crate) unsafe fn pin(&self, a: &Attachment) -> Result {
         match self.0.pin {
             // SAFETY: By the safety requirements.
-            Some(f) => to_result(unsafe { f(a.as_raw()) }),
+            Some(f) => check(unsafe { f(a.as_raw()) }),
             None => Ok(()),
         }
     }
@@ -141,6 +148,7 @@ impl DmaBufOps {
     /// # Safety
     ///
     /// `a`'s buffer uses this table, and its resv lock is held.
+    #[inline]
     pub(crate) unsafe fn unpin(&self, a: &Attachment) {
         if let Some(f) = self.0.unpin {
             // SAFETY: By the safety requirements.
@@ -153,6 +161,7 @@ impl DmaBufOps {
     /// # Safety
     ///
     /// `a`'s buffer uses this table, and its resv lock is held.
+    #[inline]
     pub(crate) unsafe fn map(&self, a: &Attachment, dir: DataDirection) -> Result<MappedTable> {
         let f = self.0.map_dma_buf.ok_or(EINVAL)?;
         // SAFETY: By the safety requirements.
@@ -167,6 +176,7 @@ impl DmaBufOps {
     ///
     /// `a`'s buffer uses this table, its resv lock is held, and `t` came
     /// from [`DmaBufOps::map`] on `a`.
+    #[inline]
     pub(crate) unsafe fn unmap(&self, a: &Attachment, t: MappedTable, dir: DataDirection) {
         if let Some(f) = self.0.unmap_dma_buf {
             // SAFETY: By the safety requirements.
@@ -191,10 +201,11 @@ impl DmaBufOps {
     /// # Safety
     ///
     /// `buf` uses this table, and the resv lock is not held.
+    #[inline]
     pub(crate) unsafe fn begin_cpu_access(&self, buf: &DmaBuf, dir: DataDirection) -> Result {
         match self.0.begin_cpu_access {
             // SAFETY: By the safety requirements.
-            Some(f) => to_result(unsafe { f(buf.as_raw(), dir.into()) }),
+            Some(f) => check(unsafe { f(buf.as_raw(), dir.into()) }),
             None => Ok(()),
         }
     }
@@ -204,10 +215,11 @@ impl DmaBufOps {
     /// # Safety
     ///
     /// `buf` uses this table, and the resv lock is not held.
+    #[inline]
     pub(crate) unsafe fn end_cpu_access(&self, buf: &DmaBuf, dir: DataDirection) -> Result {
         match self.0.end_cpu_access {
             // SAFETY: By the safety requirements.
-            Some(f) => to_result(unsafe { f(buf.as_raw(), dir.into()) }),
+            Some(f) => check(unsafe { f(buf.as_raw(), dir.into()) }),
             None => Ok(()),
         }
     }
@@ -220,7 +232,7 @@ impl DmaBufOps {
     pub(crate) unsafe fn mmap(&self, buf: &DmaBuf, vma: &VmaNew) -> Result {
         let f = self.0.mmap.ok_or(EINVAL)?;
         // SAFETY: By the safety requirements.
-        to_result(unsafe { f(buf.as_raw(), vma.as_ptr()) })
+        check(unsafe { f(buf.as_raw(), vma.as_ptr()) })
     }
 
     /// `vmap` (optional: `EINVAL` without it; resv held).
@@ -228,11 +240,12 @@ impl DmaBufOps {
     /// # Safety
     ///
     /// `buf` uses this table, and its resv lock is held.
+    #[inline]
     pub(crate) unsafe fn vmap(&self, buf: &DmaBuf) -> Result<IosysMap> {
         let f = self.0.vmap.ok_or(EINVAL)?;
         let mut map = IosysMap::CLEARED;
         // SAFETY: By the safety requirements; `map` is a valid out parameter.
-        to_result(unsafe { f(buf.as_raw(), map.as_raw_mut()) })?;
+        check(unsafe { f(buf.as_raw(), map.as_raw_mut()) })?;
         Ok(map)
     }
 
@@ -242,6 +255,7 @@ impl DmaBufOps {
     ///
     /// `buf` uses this table, its resv lock is held, and `map` came from
     /// [`DmaBufOps::vmap`] on it.
+    #[inline]
     pub(crate) unsafe fn vunmap(&self, buf: &DmaBuf, map: &mut IosysMap) {
         if let Some(f) = self.0.vunmap {
             // SAFETY: By the safety requirements.
@@ -257,6 +271,7 @@ impl DmaBufOps {
 
 impl DmaBuf {
     /// The exporter's operations.
+    #[inline]
     pub(crate) fn ops(&self) -> &'static DmaBufOps {
         // SAFETY: Set at allocation to a static table and constant, by the
         // type invariant of `DmaBuf`.
@@ -283,7 +298,7 @@ pub(crate) trait ExporterCallbacks: Sized + Send + Sync + 'static {
     /// `unmap_dma_buf`.
     fn unmap(&self, attach: &Attachment, table: OwnedTable, dir: DataDirection);
     /// `release`.
-    fn release(this: KBox<Self>);
+    fn release(this: Pin<KBox<Self>>);
     /// `begin_cpu_access`.
     fn begin_cpu_access(&self, dir: DataDirection) -> Result;
     /// `end_cpu_access`.
@@ -390,11 +405,16 @@ unsafe extern "C" fn unmap_tramp<T: ExporterCallbacks>(
 
 /// # Safety
 ///
-/// Called once, when a `T` buffer dies; its `priv` is the `KBox<T>` given
-/// at export.
+/// Called once, when a `T` buffer dies; its `priv` is the pinned
+/// `KBox<T>` given at export.
 unsafe extern "C" fn release_tramp<T: ExporterCallbacks>(buf: *mut bindings::dma_buf) {
-    // SAFETY: By the safety requirements.
-    let this = unsafe { KBox::from_raw(DmaBuf::from_raw(buf).priv_data().cast::<T>()) };
+    // SAFETY: By the safety requirements; the box was pinned, and is
+    // pinned again.
+    let this = unsafe {
+        Pin::new_unchecked(KBox::from_raw(
+            DmaBuf::from_raw(buf).priv_data().cast::<T>(),
+        ))
+    };
     T::release(this);
 }
 

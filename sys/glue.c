@@ -82,11 +82,6 @@ void dmabuf_rs_resv_might_lock(struct dma_resv *resv)
 	might_lock(&resv->lock.base);
 }
 
-int dmabuf_rs_resv_lock_interruptible(struct dma_resv *resv)
-{
-	return dma_resv_lock_interruptible(resv, NULL);
-}
-
 long dmabuf_rs_file_count(struct file *file)
 {
 	return file_count(file);
@@ -169,11 +164,6 @@ unsigned int dmabuf_rs_iminor(struct inode *inode)
 unsigned long dmabuf_rs_page_to_pfn(struct page *page)
 {
 	return page_to_pfn(page);
-}
-
-struct page *dmabuf_rs_pfn_to_page(unsigned long pfn)
-{
-	return pfn_to_page(pfn);
 }
 
 void *dmabuf_rs_page_address(struct page *page)

@@ -12,7 +12,6 @@ void dmabuf_rs_fence_put(struct dma_fence *fence);
 struct dma_fence *dmabuf_rs_fence_get(struct dma_fence *fence);
 void dmabuf_rs_resv_assert_held(struct dma_resv *resv);
 void dmabuf_rs_resv_might_lock(struct dma_resv *resv);
-int dmabuf_rs_resv_lock_interruptible(struct dma_resv *resv);
 long dmabuf_rs_file_count(struct file *file);
 __poll_t dmabuf_rs_poll_requested_events(poll_table *pt);
 unsigned long dmabuf_rs_wq_lock_irqsave(wait_queue_head_t *wq);
@@ -29,7 +28,6 @@ void dmabuf_rs_sg_set_page(struct scatterlist *sg, struct page *page, unsigned i
 void *dmabuf_rs_vmap_pages(struct page **pages, unsigned int count);
 unsigned int dmabuf_rs_iminor(struct inode *inode);
 unsigned long dmabuf_rs_page_to_pfn(struct page *page);
-struct page *dmabuf_rs_pfn_to_page(unsigned long pfn);
 void *dmabuf_rs_page_address(struct page *page);
 struct cma *dmabuf_rs_default_cma(void);
 void dmabuf_rs_sync_for_cpu(struct device *dev, struct sg_table *sgt,

@@ -180,6 +180,48 @@ impl Drop for Chunk {
     }
 }
 
+/// The `struct page` pointers of every page of some chunks, in order, as
+/// `vmap` takes them. The array is vmalloc-backed when large, so a big
+/// buffer of small chunks does not need a high-order allocation.
+///
+/// # Invariants
+///
+/// Every element points to a page of the chunks it was built from; their
+/// owner keeps them allocated while the array is used for a mapping.
+pub(crate) struct PageArray {
+    pages: KVVec<*mut bindings::page>,
+}
+
+// SAFETY: An array of pointers that are only passed to `vmap`.
+unsafe impl Send for PageArray {}
+// SAFETY: As above; the array is not changed after it is built.
+unsafe impl Sync for PageArray {}
+
+impl PageArray {
+    /// Lists every page of `chunks`.
+    ///
+    /// Each chunk's `struct page`s are consecutive (see [`Chunk::page_at`]),
+    /// so the array is filled by pointer arithmetic, one store a page.
+    pub(crate) fn new(chunks: &[Chunk]) -> Result<Self> {
+        let total: usize = chunks.iter().map(Chunk::pages).sum();
+        let mut pages = KVVec::with_capacity(total, GFP_KERNEL)?;
+        let spare = pages.spare_capacity_mut();
+        let mut at = 0;
+        for c in chunks {
+            let first = c.first_page();
+            for (i, slot) in spare[at..at + c.pages()].iter_mut().enumerate() {
+                // SAFETY: `i < c.pages()`: the chunk's run of `struct page`s.
+                slot.write(unsafe { first.add(i) });
+            }
+            at += c.pages();
+        }
+        // SAFETY: The first `total` elements were written above.
+        unsafe { pages.inc_len(total) };
+        // INVARIANT: Pages of `chunks`.
+        Ok(PageArray { pages })
+    }
+}
+
 /// A contiguous kernel mapping of every page of some chunks (`vmap`);
 /// unmapped on drop.
 ///
@@ -197,31 +239,17 @@ unsafe impl Send for PageVmap {}
 unsafe impl Sync for PageVmap {}
 
 impl PageVmap {
-    /// Maps every page of `chunks`, in order. The page array is
-    /// vmalloc-backed when large, so a big buffer of small chunks does not
-    /// need a high-order allocation.
+    /// Maps the pages of `pages`, in order.
     ///
     /// # Safety
     ///
-    /// The chunks must outlive the mapping.
-    pub(crate) unsafe fn new(chunks: &[Chunk]) -> Result<Self> {
-        let total: usize = chunks.iter().map(Chunk::pages).sum();
-        let mut pages: KVVec<*mut bindings::page> = KVVec::with_capacity(total, GFP_KERNEL)?;
-        for c in chunks {
-            // SAFETY: A valid page of a chunk.
-            let first = unsafe { glue::dmabuf_rs_page_to_pfn(c.first_page()) };
-            for i in 0..c.pages() {
-                pages.push(
-                    // SAFETY: The chunk's pages are contiguous frames.
-                    unsafe { glue::dmabuf_rs_pfn_to_page(first + i) },
-                    GFP_KERNEL,
-                )?;
-            }
-        }
-        let count = u32::try_from(total)?;
-        // SAFETY: `pages` holds `count` valid pages; the flags are standard.
-        let va = unsafe { glue::dmabuf_rs_vmap_pages(pages.as_mut_ptr(), count) };
-        // INVARIANT: A new mapping of `total` pages.
+    /// The chunks the array lists must outlive the mapping.
+    pub(crate) unsafe fn new(pages: &PageArray) -> Result<Self> {
+        let count = u32::try_from(pages.pages.len())?;
+        // SAFETY: The array holds `count` valid pages (type invariant of
+        // `PageArray`); `vmap` only reads it; the flags are standard.
+        let va = unsafe { glue::dmabuf_rs_vmap_pages(pages.pages.as_ptr().cast_mut(), count) };
+        // INVARIANT: A new mapping of the pages.
         Ok(PageVmap {
             addr: NonNull::new(va.cast()).ok_or(ENOMEM)?,
         })

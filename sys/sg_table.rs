@@ -18,13 +18,12 @@
 //! this way instead.
 
 use super::attachment::Attachment;
+use super::check;
 use super::glue;
 use super::pages::Chunk;
 use core::ptr::NonNull;
 use kernel::bindings;
-use kernel::device::Device;
 use kernel::dma::DataDirection;
-use kernel::error::to_result;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::scatterlist::SGTable;
@@ -32,7 +31,6 @@ use kernel::scatterlist::SGTable;
 /// The longest entry a table gets: the largest page-aligned length an
 /// entry's `unsigned int` holds (`sg_alloc_table_from_pages`'s limit).
 const MAX_SEGMENT: usize = u32::MAX as usize & !(PAGE_SIZE - 1);
-use kernel::sync::aref::ARef;
 
 /// A table handed from an exporter to an importer.
 ///
@@ -143,13 +141,25 @@ struct DmaOnlyCopy {
     copy: bindings::sg_table,
 }
 
+/// The memory of an [`OwnedTable`]: the table, and room for a one-entry
+/// list, so that a table of one entry (every CMA buffer, small system
+/// buffers) takes one allocation, not two.
+#[repr(C)]
+struct TableStorage {
+    /// First, so that a pointer to it is a pointer to the storage.
+    table: bindings::sg_table,
+    /// The list of a one-entry table.
+    one: bindings::scatterlist,
+}
+
 /// A kmalloc'ed table over pages, owned by a Rust exporter until it gives
 /// it to an importer.
 ///
 /// # Invariants
 ///
-/// `ptr` is a kmalloc'ed, allocated (`sg_alloc_table*`) table owned by
-/// this object.
+/// `ptr` is the `table` of a kmalloc'ed [`TableStorage`] owned by this
+/// object; its list is either the storage's own `one` entry (a table of
+/// one entry) or allocated by `sg_alloc_table`.
 pub(crate) struct OwnedTable {
     ptr: NonNull<bindings::sg_table>,
 }
@@ -158,14 +168,11 @@ pub(crate) struct OwnedTable {
 unsafe impl Send for OwnedTable {}
 
 impl OwnedTable {
-    fn alloc_empty() -> Result<NonNull<bindings::sg_table>> {
-        let t = KBox::new(
-            // SAFETY: Zero is a valid empty `sg_table`.
-            unsafe { core::mem::zeroed::<bindings::sg_table>() },
-            GFP_KERNEL,
-        )?;
-        // SAFETY: From `KBox::into_raw`, never NULL.
-        Ok(unsafe { NonNull::new_unchecked(KBox::into_raw(t)) })
+    /// Whether the table's list is the storage's inline entry.
+    fn is_inline(t: NonNull<bindings::sg_table>) -> bool {
+        let s = t.as_ptr().cast::<TableStorage>();
+        // SAFETY: `t` is the `table` of a live storage (type invariant).
+        unsafe { core::ptr::eq((*s).table.sgl, core::ptr::addr_of_mut!((*s).one)) }
     }
 
     /// Builds a table with one entry per chunk of contiguous pages.
@@ -175,15 +182,33 @@ impl OwnedTable {
         // at page boundaries as `sg_alloc_table_from_pages` cuts them.
         let entries: usize = chunks.iter().map(|c| c.len().div_ceil(MAX_SEGMENT)).sum();
         let n = u32::try_from(entries)?;
-        let t = Self::alloc_empty()?;
-        // SAFETY: `t` is ours and empty.
-        let ret = unsafe { bindings::sg_alloc_table(t.as_ptr(), n, bindings::GFP_KERNEL) };
-        if ret != 0 {
-            // SAFETY: Nothing was allocated inside; free the box.
-            drop(unsafe { KBox::from_raw(t.as_ptr()) });
-            return Err(Error::from_errno(ret));
+        let s = KBox::into_raw(KBox::new(
+            // SAFETY: Zero is a valid empty table and entry.
+            unsafe { core::mem::zeroed::<TableStorage>() },
+            GFP_KERNEL,
+        )?);
+        // SAFETY: `s` is ours; `table` is its first field (`repr(C)`).
+        let t = unsafe { NonNull::new_unchecked(core::ptr::addr_of_mut!((*s).table)) };
+        if n == 1 {
+            // SAFETY: `s` is ours: a one-entry list, marked as the end, is
+            // what `sg_alloc_table` would have made for one entry.
+            unsafe {
+                let one = core::ptr::addr_of_mut!((*s).one);
+                bindings::sg_init_table(one, 1);
+                (*s).table.sgl = one;
+                (*s).table.nents = 1;
+                (*s).table.orig_nents = 1;
+            }
+        } else {
+            // SAFETY: `t` is ours and empty.
+            let ret = unsafe { bindings::sg_alloc_table(t.as_ptr(), n, bindings::GFP_KERNEL) };
+            if ret != 0 {
+                // SAFETY: Nothing was allocated inside; free the storage.
+                drop(unsafe { KBox::from_raw(s) });
+                return Err(Error::from_errno(ret));
+            }
         }
-        // INVARIANT: Allocated above; from here on, drop frees it.
+        // INVARIANT: Set up above; from here on, drop frees it.
         let table = OwnedTable { ptr: t };
         // SAFETY: The table has the entries counted above; each chunk's
         // pages are contiguous and stay allocated while the table is used.
@@ -230,11 +255,12 @@ impl OwnedTable {
 
 impl Drop for OwnedTable {
     fn drop(&mut self) {
-        // SAFETY: Owned and allocated by the type invariant.
-        unsafe {
-            bindings::sg_free_table(self.ptr.as_ptr());
-            drop(KBox::from_raw(self.ptr.as_ptr()));
+        if !Self::is_inline(self.ptr) {
+            // SAFETY: Owned, with an allocated list (type invariant).
+            unsafe { bindings::sg_free_table(self.ptr.as_ptr()) };
         }
+        // SAFETY: The table is the first field of a storage we own.
+        drop(unsafe { KBox::from_raw(self.ptr.as_ptr().cast::<TableStorage>()) });
     }
 }
 
@@ -244,8 +270,12 @@ impl Drop for OwnedTable {
 ///
 /// `table` is mapped (`dma_map_sgtable`) for `dev` in direction `dir`, and
 /// stays allocated while this object lives (its owner unmaps first).
+/// `dev` is the device of the attachment the table was mapped for, which
+/// holds a reference on it and is detached only once it is unmapped (the
+/// contract of detach), so the device outlives this object without a
+/// reference of its own.
 pub(crate) struct DeviceTable {
-    dev: ARef<Device>,
+    dev: *mut bindings::device,
     table: NonNull<bindings::sg_table>,
     dir: DataDirection,
 }
@@ -256,24 +286,18 @@ unsafe impl Send for DeviceTable {}
 unsafe impl Sync for DeviceTable {}
 
 impl DeviceTable {
-    /// DMA-maps `table` for the device of `attach`.
+    /// DMA-maps `table` for the device of `attach`. The mapping must be
+    /// dropped before `attach` is detached.
     pub(crate) fn map(attach: &Attachment, table: &OwnedTable, dir: DataDirection) -> Result<Self> {
-        let dev = attach.device();
-        // SAFETY: A live device and an allocated table.
-        to_result(unsafe {
-            bindings::dma_map_sgtable(Self::raw_dev(&dev), table.ptr.as_ptr(), dir.into(), 0)
-        })?;
-        // INVARIANT: Mapped just above.
+        let dev = attach.raw_device();
+        // SAFETY: The attachment's live device and an allocated table.
+        check(unsafe { bindings::dma_map_sgtable(dev, table.ptr.as_ptr(), dir.into(), 0) })?;
+        // INVARIANT: Mapped just above, for the attachment's device.
         Ok(DeviceTable {
             dev,
             table: table.ptr,
             dir,
         })
-    }
-
-    fn raw_dev(dev: &Device) -> *mut bindings::device {
-        // `Device` is a transparent wrapper of `struct device`.
-        core::ptr::from_ref(dev).cast_mut().cast()
     }
 
     /// Whether this is the mapping of `table`.
@@ -284,34 +308,19 @@ impl DeviceTable {
     /// Syncs the mapping for CPU access in `dir`.
     pub(crate) fn sync_for_cpu(&self, dir: DataDirection) {
         // SAFETY: A live mapping by the type invariant.
-        unsafe {
-            glue::dmabuf_rs_sync_for_cpu(Self::raw_dev(&self.dev), self.table.as_ptr(), dir.into())
-        };
+        unsafe { glue::dmabuf_rs_sync_for_cpu(self.dev, self.table.as_ptr(), dir.into()) };
     }
 
     /// Syncs the mapping back for the device in `dir`.
     pub(crate) fn sync_for_device(&self, dir: DataDirection) {
         // SAFETY: A live mapping by the type invariant.
-        unsafe {
-            glue::dmabuf_rs_sync_for_device(
-                Self::raw_dev(&self.dev),
-                self.table.as_ptr(),
-                dir.into(),
-            )
-        };
+        unsafe { glue::dmabuf_rs_sync_for_device(self.dev, self.table.as_ptr(), dir.into()) };
     }
 }
 
 impl Drop for DeviceTable {
     fn drop(&mut self) {
         // SAFETY: Mapped with this device and direction (type invariant).
-        unsafe {
-            bindings::dma_unmap_sgtable(
-                Self::raw_dev(&self.dev),
-                self.table.as_ptr(),
-                self.dir.into(),
-                0,
-            )
-        };
+        unsafe { bindings::dma_unmap_sgtable(self.dev, self.table.as_ptr(), self.dir.into(), 0) };
     }
 }
