@@ -133,12 +133,9 @@ impl Chunk {
         self.count * PAGE_SIZE
     }
 
-    /// The raw first page (for tables).
-    pub(super) fn first_page(&self) -> *mut bindings::page {
-        self.page.as_ptr()
-    }
-
-    /// The raw `n`-th page (for tables); `n` must be below [`Chunk::pages`].
+    /// The raw `n`-th page (for tables and page arrays); `n` must be below
+    /// [`Chunk::pages`].
+    #[inline]
     pub(super) fn page_at(&self, n: usize) -> *mut bindings::page {
         debug_assert!(n < self.count);
         // SAFETY: The chunk's pages are contiguous (type invariant), and so
@@ -208,10 +205,8 @@ impl PageArray {
         let spare = pages.spare_capacity_mut();
         let mut at = 0;
         for c in chunks {
-            let first = c.first_page();
             for (i, slot) in spare[at..at + c.pages()].iter_mut().enumerate() {
-                // SAFETY: `i < c.pages()`: the chunk's run of `struct page`s.
-                slot.write(unsafe { first.add(i) });
+                slot.write(c.page_at(i));
             }
             at += c.pages();
         }
