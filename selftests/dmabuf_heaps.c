@@ -293,7 +293,20 @@ static int poll_in(int fd)
  * system-heap allocation dies, its partial allocation is given back, and
  * the heap works afterwards.
  */
-static long mem_kib(const char *key);
+static long mem_kib(const char *key)
+{
+	char line[128];
+	size_t k = strlen(key);
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, k) && line[k] == ':')
+			v = atol(line + k + 1);
+	if (f)
+		fclose(f);
+	return v;
+}
 
 static void kill_during_alloc(void)
 {
@@ -462,20 +475,6 @@ static int rmmod_core(void)
 	return system("rmmod dmabuf_rs 2>/dev/null") == 0;
 }
 
-static long mem_kib(const char *key)
-{
-	char line[128];
-	size_t k = strlen(key);
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, k) && line[k] == ':')
-			v = atol(line + k + 1);
-	if (f)
-		fclose(f);
-	return v;
-}
 
 static volatile int race_stop;
 static volatile long race_allocs;

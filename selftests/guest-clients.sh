@@ -205,31 +205,28 @@ run_gst() {
 		sed 's/^/# /' $out/gst-export.log | tail -n 20
 		tap gst FAIL "v4l2src io-mode=dmabuf: exit $rc, $nf frames"
 	fi
-	t0=$(date +%s)
-	timeout 300 gst-launch-1.0 -q v4l2src device="$cap" io-mode=dmabuf num-buffers=8 ! $caps ! \
-		v4l2sink device="$out1" io-mode=dmabuf-import >$out/gst-import.log 2>&1
-	rc=$?
-	echo "# gst v4l2sink io-mode=dmabuf-import: exit $rc in $(($(date +%s) - t0)) s"
-	if [ $rc = 0 ]; then
-		tap gst OK "v4l2src io-mode=dmabuf ! v4l2sink io-mode=dmabuf-import: 8 frames"
-	else
-		sed 's/^/# /' $out/gst-import.log | tail -n 20
-		tap gst FAIL "v4l2src io-mode=dmabuf ! v4l2sink io-mode=dmabuf-import: exit $rc"
-	fi
+	gst_import dmabuf dmabuf-import
 	# And the other way round: v4l2src imports the buffers v4l2sink exports.
-	t0=$(date +%s)
-	timeout 300 gst-launch-1.0 -q v4l2src device="$cap" io-mode=dmabuf-import num-buffers=8 ! $caps ! \
-		v4l2sink device="$out1" io-mode=dmabuf >$out/gst-import2.log 2>&1
-	rc=$?
-	echo "# gst v4l2src io-mode=dmabuf-import: exit $rc in $(($(date +%s) - t0)) s"
-	if [ $rc = 0 ]; then
-		tap gst OK "v4l2src io-mode=dmabuf-import ! v4l2sink io-mode=dmabuf: 8 frames"
-	else
-		sed 's/^/# /' $out/gst-import2.log | tail -n 20
-		tap gst FAIL "v4l2src io-mode=dmabuf-import ! v4l2sink io-mode=dmabuf: exit $rc"
-	fi
+	gst_import dmabuf-import dmabuf
 	gst_loopback dmabuf dmabuf-import
 	gst_loopback dmabuf-import dmabuf
+}
+
+# An import pipeline run to EOS: 8 frames from vivid-000 to vivid-001's
+# output, v4l2src and v4l2sink with the io-modes given.
+gst_import() { # gst_import SRC-IO-MODE SINK-IO-MODE
+	desc="v4l2src io-mode=$1 ! v4l2sink io-mode=$2"
+	t0=$(date +%s)
+	timeout 300 gst-launch-1.0 -q v4l2src device="$cap" io-mode="$1" num-buffers=8 ! $caps ! \
+		v4l2sink device="$out1" io-mode="$2" >$out/gst-import.log 2>&1
+	rc=$?
+	echo "# gst $desc: exit $rc in $(($(date +%s) - t0)) s"
+	if [ $rc = 0 ]; then
+		tap gst OK "$desc: 8 frames"
+	else
+		sed 's/^/# /' $out/gst-import.log | tail -n 20
+		tap gst FAIL "$desc: exit $rc"
+	fi
 }
 
 # The frames of an import pipeline, checked: vivid-001's HDMI input is
