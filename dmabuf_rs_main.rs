@@ -33,6 +33,7 @@ use kernel::prelude::*;
 
 mod dma_buf;
 mod entry;
+#[cfg(CONFIG_DMABUF_HEAPS)]
 mod heaps;
 mod sys;
 mod uapi;
@@ -50,6 +51,7 @@ module! {
 /// module).
 struct DmaBufCore {
     /// The heaps and their device nodes go first: no new buffer after this.
+    #[cfg(CONFIG_DMABUF_HEAPS)]
     _heaps: heaps::Heaps,
     /// Then `/sys/kernel/debug/dma_buf`.
     _debugfs: sys::debugfs::Dir,
@@ -63,6 +65,7 @@ impl kernel::Module for DmaBufCore {
         let mount = sys::pseudo_fs::Mount::new::<entry::file::DmaBufFile>()?;
         let debugfs = sys::debugfs::Dir::new::<entry::debugfs::BufInfo>(c"dma_buf", c"bufinfo");
         Ok(DmaBufCore {
+            #[cfg(CONFIG_DMABUF_HEAPS)]
             _heaps: heaps::Heaps::register()?,
             _debugfs: debugfs,
             _mount: mount,

@@ -13,13 +13,20 @@
 //! [`device::dispatch`] → the heap's `allocate` (`kind::allocate_tramp`
 //! for the heaps here) → [`kind::HeapKind::allocate`] →
 //! [`buffer::HeapBuffer::export`].
+//!
+//! As with the C core, the heaps follow the configuration: the framework
+//! with `DMABUF_HEAPS` (the crate root leaves this module out without it),
+//! the system heap with `DMABUF_HEAPS_SYSTEM`, the CMA heaps with
+//! `DMABUF_HEAPS_CMA` (which needs `DMA_CMA`).
 
 pub(crate) mod buffer;
+#[cfg(CONFIG_DMABUF_HEAPS_CMA)]
 pub(crate) mod cma;
 pub(crate) mod device;
 pub(crate) mod exports;
 pub(crate) mod kind;
 pub(crate) mod registry;
+#[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
 pub(crate) mod system;
 
 use crate::sys::cdev::Region;
@@ -32,7 +39,9 @@ use kind::{add, Entry};
 /// no allocation can reach the heap data), then the heap data.
 pub(crate) struct Heaps {
     _registry: RegistryGuard,
-    _system: Option<KBox<Entry<system::SystemHeap>>>,
+    #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
+    _system: KBox<Entry<system::SystemHeap>>,
+    #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
     _cma: KVec<KBox<Entry<cma::CmaHeap>>>,
 }
 
@@ -54,16 +63,23 @@ impl Heaps {
             Region::new::<device::HeapDevice>(c"dma_heap", registry::NUM_HEAP_MINORS as u32)?;
         registry::set_region(region);
         let registry = RegistryGuard;
-        let system = Some(add(c"system", system::SystemHeap)?);
-        let areas = cma::areas()?;
-        let mut cma = KVec::with_capacity(areas.len(), GFP_KERNEL)?;
-        for (name, area) in areas {
-            // Room reserved above: a registered entry is never dropped here.
-            cma.push(add(name, cma::CmaHeap(area))?, GFP_KERNEL)?;
-        }
+        #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
+        let system = add(c"system", system::SystemHeap)?;
+        #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
+        let cma = {
+            let areas = cma::areas()?;
+            let mut cma = KVec::with_capacity(areas.len(), GFP_KERNEL)?;
+            for (name, area) in areas {
+                // Room reserved above: a registered entry is never dropped here.
+                cma.push(add(name, cma::CmaHeap(area))?, GFP_KERNEL)?;
+            }
+            cma
+        };
         Ok(Heaps {
             _registry: registry,
+            #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
             _system: system,
+            #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
             _cma: cma,
         })
     }

@@ -15,6 +15,7 @@
 pub(crate) mod attachment;
 pub(crate) mod buf_list;
 pub(crate) mod cdev;
+#[cfg(CONFIG_DMABUF_HEAPS_CMA)]
 pub(crate) mod cma;
 pub(crate) mod debugfs;
 pub(crate) mod dma_buf;
@@ -29,6 +30,7 @@ pub(crate) mod pseudo_fs;
 pub(crate) mod resv;
 pub(crate) mod seq_file;
 pub(crate) mod sg_table;
+pub(crate) mod trace;
 pub(crate) mod vma;
 
 /// This module, for the `owner` of operation tables (an open file then
@@ -78,6 +80,7 @@ mod glue {
         pub(crate) fn dmabuf_rs_resv_assert_held(resv: *mut bindings::dma_resv);
         pub(crate) fn dmabuf_rs_resv_might_lock(resv: *mut bindings::dma_resv);
         pub(crate) fn dmabuf_rs_file_count(file: *mut bindings::file) -> c_long;
+        pub(crate) fn dmabuf_rs_file_ref_get(file: *mut bindings::file) -> bool;
         pub(crate) fn dmabuf_rs_poll_requested_events(
             pt: *mut bindings::poll_table_struct,
         ) -> c_uint;

@@ -31,6 +31,7 @@ impl DmaBuf {
         self.exporter_attach(new.get())?;
         let a = new.publish();
         self.lock().link(a);
+        self.trace_attach(a);
         Ok(a)
     }
 
@@ -43,6 +44,7 @@ impl DmaBuf {
     pub(crate) unsafe fn detach(&self, a: &Attachment) {
         self.lock().unlink(a);
         self.exporter_detach(a);
+        self.trace_detach(a);
         // SAFETY: Unlinked above; by the safety requirements nothing uses it.
         unsafe { Attachment::free(a.as_raw()) };
     }

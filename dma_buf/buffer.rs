@@ -12,6 +12,7 @@ use crate::sys::dma_buf::DmaBuf;
 use crate::sys::export_info::ExportInfo;
 use crate::sys::module_ref::ModuleRef;
 use crate::sys::pseudo_fs;
+use kernel::fs::file::FileDescriptorReservation;
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
 
@@ -34,13 +35,37 @@ impl DmaBuf {
         let new = info.alloc(exporter, ModuleRef::this_module())?;
         let buf = pseudo_fs::new_file(new, info.flags)?;
         buf_list::publish(&buf);
+        buf.trace_export();
         Ok(buf)
     }
 
     /// The buffer open as `fd` (`dma_buf_get`): `EBADF`, or `EINVAL` for
     /// any other kind of file.
     pub(crate) fn get(fd: i32) -> Result<ARef<DmaBuf>> {
-        pseudo_fs::fget(fd)
+        let buf = pseudo_fs::fget(fd)?;
+        buf.trace_get(fd);
+        Ok(buf)
+    }
+
+    /// Gives the buffer's file to the reserved `fd`, with this reference
+    /// (`dma_buf_fd`).
+    pub(crate) fn install(this: ARef<DmaBuf>, fd: FileDescriptorReservation) {
+        this.trace_fd(fd.reserved_fd() as i32);
+        fd.fd_install(DmaBuf::into_file(this));
+    }
+
+    /// Drops a reference (`dma_buf_put`).
+    pub(crate) fn put(this: ARef<DmaBuf>) {
+        this.trace_put();
+        drop(this);
+    }
+
+    /// Walks the live buffers for the BPF dma-buf iterator: the first one
+    /// without `prev`, else the one after `prev`, whose reference goes.
+    /// Each buffer returned comes with a reference; a buffer whose last
+    /// reference is already gone is skipped.
+    pub(crate) fn iter_next(prev: Option<ARef<DmaBuf>>) -> Option<ARef<DmaBuf>> {
+        buf_list::next_live(prev)
     }
 
     /// The last file reference is gone: leave the list.

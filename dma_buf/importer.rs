@@ -494,6 +494,30 @@ mod tests {
     }
 
     #[test]
+    fn iterator_walks_live_buffers() -> Result {
+        let a = new_buffer(1)?;
+        let b = new_buffer(2)?;
+        // The BPF iterator's walk: each buffer comes with a reference,
+        // which the next step drops. Other live buffers may be listed too.
+        let (mut seen_a, mut seen_b, mut steps) = (false, false, 0);
+        let mut cur = DmaBuf::iter_next(None);
+        while let Some(c) = cur {
+            seen_a |= core::ptr::eq(&*c, &*a);
+            if core::ptr::eq(&*c, &*b) {
+                seen_b = true;
+                assert_eq!(DmaBuf::file_refs(&b), 2);
+            }
+            steps += 1;
+            assert!(steps < 100_000);
+            cur = DmaBuf::iter_next(Some(c));
+        }
+        assert!(seen_a && seen_b);
+        assert_eq!(DmaBuf::file_refs(&a), 1);
+        assert_eq!(DmaBuf::file_refs(&b), 1);
+        Ok(())
+    }
+
+    #[test]
     fn get_refuses_bad_fds() -> Result {
         assert_eq!(DmaBuf::get(-1).err(), Some(EBADF));
         Ok(())

@@ -23,6 +23,7 @@ impl DmaBuf {
         if end.is_none_or(|end| end > self.pages()) {
             return Err(EINVAL);
         }
+        self.trace_mmap_internal();
         self.exporter_mmap(vma)
     }
 
@@ -39,6 +40,7 @@ impl DmaBuf {
         // SAFETY: The caller of `dma_buf_mmap` holds a buffer reference.
         vma::set_file(vma, unsafe { self.file() });
         vma::set_pgoff(vma, pgoff);
+        self.trace_mmap();
         self.exporter_mmap(vma)
     }
 }

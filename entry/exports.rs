@@ -136,9 +136,7 @@ unsafe extern "C" fn dma_buf_fd(dmabuf: *mut DmaBuf, flags: c_int) -> c_int {
         Ok(fd) => {
             let n = fd.reserved_fd() as c_int;
             // SAFETY: The caller's reference passes on.
-            fd.fd_install(DmaBuf::into_file(unsafe {
-                ARef::from_raw(NonNull::from(b))
-            }));
+            DmaBuf::install(unsafe { ARef::from_raw(NonNull::from(b)) }, fd);
             n
         }
         Err(e) => e.to_errno(),
@@ -154,7 +152,9 @@ unsafe extern "C" fn dma_buf_fd(dmabuf: *mut DmaBuf, flags: c_int) -> c_int {
 #[no_mangle]
 unsafe extern "C" fn dma_buf_fd_install(dmabuf: *mut DmaBuf, fd: c_int) {
     // SAFETY: By the C contract.
-    let file = DmaBuf::into_file(unsafe { ARef::from_raw(NonNull::new_unchecked(dmabuf)) });
+    let buf = unsafe { ARef::from_raw(NonNull::new_unchecked(dmabuf)) };
+    buf.trace_fd(fd);
+    let file = DmaBuf::into_file(buf);
     // SAFETY: `fd` is reserved and not installed, by the C contract.
     unsafe { crate::sys::pseudo_fs::fd_install_reserved(fd as u32, file) };
 }
@@ -183,8 +183,29 @@ unsafe extern "C" fn dma_buf_put(dmabuf: *mut DmaBuf) {
     // SAFETY: NULL or live by the C contract.
     if let Some(b) = unsafe { buf(dmabuf) }.filter(|b| !kernel::warn_on!(!b.has_file())) {
         // SAFETY: The caller's reference.
-        drop(unsafe { ARef::from_raw(NonNull::from(b)) });
+        DmaBuf::put(unsafe { ARef::from_raw(NonNull::from(b)) });
     }
+}
+
+/// `dma_buf_iter_begin`: the first live buffer, with a reference, or NULL
+/// (for `kernel/bpf/dmabuf_iter.c`, built in; not exported, as upstream).
+#[no_mangle]
+extern "C" fn dma_buf_iter_begin() -> *mut DmaBuf {
+    DmaBuf::iter_next(None).map_or(core::ptr::null_mut(), |b| ARef::into_raw(b).as_ptr())
+}
+
+/// `dma_buf_iter_next`: drops the reference on `dmabuf` and returns the
+/// next live buffer, with a reference, or NULL.
+///
+/// # Safety
+///
+/// `dmabuf` must be a buffer returned by `dma_buf_iter_begin` or
+/// `dma_buf_iter_next`, whose reference this call consumes.
+#[no_mangle]
+unsafe extern "C" fn dma_buf_iter_next(dmabuf: *mut DmaBuf) -> *mut DmaBuf {
+    // SAFETY: A referenced buffer whose reference passes to this call.
+    let prev = NonNull::new(dmabuf).map(|b| unsafe { ARef::from_raw(b) });
+    DmaBuf::iter_next(prev).map_or(core::ptr::null_mut(), |b| ARef::into_raw(b).as_ptr())
 }
 
 /// `dma_buf_dynamic_attach`: attaches `dev` to the buffer.

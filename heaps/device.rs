@@ -77,11 +77,23 @@ pub(crate) fn dispatch(heap: &DmaHeap, ucmd: u32, arg: usize) -> Result<i32> {
         .ok_or(EINVAL)?;
 
     let buf = allocate(heap, &data)?;
-    let fd = FileDescriptorReservation::get_unused_fd_flags(data.fd_flags)?;
+    // The fd is reserved, then the result copied out, as upstream does;
+    // on failure the buffer goes as upstream's `dma_buf_put`.
+    let fd = match FileDescriptorReservation::get_unused_fd_flags(data.fd_flags) {
+        Ok(fd) => fd,
+        Err(e) => {
+            DmaBuf::put(buf);
+            return Err(e);
+        }
+    };
     data.fd = fd.reserved_fd();
     kdata[..n].copy_from_slice(data.as_bytes());
-    writer.write_slice(&kdata[..out_size]).map_err(|_| EFAULT)?;
-    fd.fd_install(DmaBuf::into_file(buf));
+    if writer.write_slice(&kdata[..out_size]).is_err() {
+        drop(fd);
+        DmaBuf::put(buf);
+        return Err(EFAULT);
+    }
+    DmaBuf::install(buf, fd);
     Ok(0)
 }
 

@@ -8,6 +8,7 @@ use super::dma_buf::DmaBuf;
 use super::glue;
 use kernel::bindings;
 use kernel::prelude::*;
+use kernel::sync::aref::ARef;
 use kernel::types::Opaque;
 
 /// The list head.
@@ -48,6 +49,41 @@ pub(crate) unsafe fn unpublish(buf: &DmaBuf) {
     unsafe {
         glue::dmabuf_rs_list_del(buf.list_node());
         buf.clear_file();
+    }
+}
+
+/// One step of the BPF dma-buf iterator (`dma_buf_iter_begin` without
+/// `prev`, `dma_buf_iter_next` with it): drops `prev` (as `dma_buf_put`)
+/// and returns the next buffer on the list after it, or the first one,
+/// that can still be referenced, with a new reference.
+pub(crate) fn next_live(prev: Option<ARef<DmaBuf>>) -> Option<ARef<DmaBuf>> {
+    let list = BUFFERS.lock();
+    let head = list.0.get();
+    let mut pos = match prev {
+        Some(b) => {
+            let node = b.list_node();
+            b.trace_put();
+            // The node stays linked while the lock is held, even if this
+            // was the last reference: `fput` defers the release, which
+            // unpublishes the buffer under this lock.
+            drop(b);
+            node
+        }
+        None => head,
+    };
+    loop {
+        // SAFETY: `pos` is the head or a linked node; the list is locked.
+        pos = unsafe { (*pos).next };
+        if pos == head {
+            return None;
+        }
+        // SAFETY: Every entry is the node of a buffer on the list, which
+        // the lock keeps there.
+        let buf = unsafe { DmaBuf::from_list_node(pos) };
+        // SAFETY: The buffer is on the list and the list is locked.
+        if let Some(b) = unsafe { buf.try_get() } {
+            return Some(b);
+        }
     }
 }
 

@@ -293,6 +293,24 @@ impl DmaBuf {
         unsafe { ARef::from_raw(NonNull::from(self.file())) }
     }
 
+    /// A new reference, unless the file's last one is already gone (the
+    /// buffer is still on the list until its release runs).
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the buffer list lock with the buffer on the list,
+    /// so that the file is not freed.
+    pub(crate) unsafe fn try_get(&self) -> Option<ARef<DmaBuf>> {
+        // SAFETY: The file is not freed (by the safety requirements); its
+        // count may be zero, which `file_ref_get` refuses.
+        if unsafe { glue::dmabuf_rs_file_ref_get((*self.as_raw()).file) } {
+            // SAFETY: The reference just taken, on the buffer's file.
+            Some(unsafe { ARef::from_raw(NonNull::from(self)) })
+        } else {
+            None
+        }
+    }
+
     /// The file is being released: forget it (the dentry, and so the
     /// buffer, may outlive it through an `O_PATH` user).
     ///
@@ -318,6 +336,17 @@ impl DmaBuf {
         // SAFETY: Locked above.
         unsafe { bindings::spin_unlock(lock) };
         r
+    }
+
+    /// Calls `f` under the name lock (for the trace events, which read
+    /// the name).
+    pub(crate) fn with_name_locked(&self, f: impl FnOnce()) {
+        let lock = self.name_lock();
+        // SAFETY: Initialized at allocation.
+        unsafe { bindings::spin_lock(lock) };
+        f();
+        // SAFETY: Locked above.
+        unsafe { bindings::spin_unlock(lock) };
     }
 
     /// Replaces the name.

@@ -25,6 +25,15 @@
 
 #include "glue.h"
 
+/*
+ * The dma_buf:* trace events of the C core, from its own header: each
+ * gets its tracepoint here and a rust_do_trace_<event>() that
+ * sys/trace.rs calls once it has seen the event enabled.
+ */
+#define CREATE_TRACE_POINTS
+#define CREATE_RUST_TRACE_POINTS
+#include <trace/events/dma_buf.h>
+
 EXPORT_SYMBOL_NS_GPL(dma_buf_export, "DMA_BUF");
 EXPORT_SYMBOL_NS_GPL(dma_buf_fd, "DMA_BUF");
 EXPORT_SYMBOL_NS_GPL(dma_buf_fd_install, "DMA_BUF");
@@ -49,15 +58,27 @@ EXPORT_SYMBOL_NS_GPL(dma_buf_vmap_unlocked, "DMA_BUF");
 EXPORT_SYMBOL_NS_GPL(dma_buf_vunmap, "DMA_BUF");
 EXPORT_SYMBOL_NS_GPL(dma_buf_vunmap_unlocked, "DMA_BUF");
 
+#ifdef CONFIG_DMABUF_HEAPS
 EXPORT_SYMBOL_NS_GPL(dma_heap_add, "DMA_BUF_HEAP");
 EXPORT_SYMBOL_NS_GPL(dma_heap_get_drvdata, "DMA_BUF_HEAP");
 EXPORT_SYMBOL_NS_GPL(dma_heap_get_name, "DMA_BUF_HEAP");
 
+/*
+ * Built in, the heap parameter keeps upstream's name (dma-heap.c's
+ * KBUILD_MODNAME): dma_heap.mem_accounting on the command line and in
+ * /sys/module/dma_heap/parameters. A module's parameters are named after
+ * the module: dmabuf_rs.mem_accounting.
+ */
+#ifndef MODULE
+#undef MODULE_PARAM_PREFIX
+#define MODULE_PARAM_PREFIX "dma_heap."
+#endif
 bool __read_mostly mem_accounting;
 module_param(mem_accounting, bool, 0444);
 MODULE_PARM_DESC(mem_accounting,
 		 "Enable cgroup-based memory accounting for dma-buf heap allocations (default=false).");
 EXPORT_SYMBOL_NS_GPL(mem_accounting, "DMA_BUF_HEAP");
+#endif
 
 /* The Rust mirror of struct dma_fence_unwrap (sys/fence.rs) has this size. */
 static_assert(sizeof(struct dma_fence_unwrap) == 3 * sizeof(void *));
@@ -85,6 +106,11 @@ void dmabuf_rs_resv_might_lock(struct dma_resv *resv)
 long dmabuf_rs_file_count(struct file *file)
 {
 	return file_count(file);
+}
+
+bool dmabuf_rs_file_ref_get(struct file *file)
+{
+	return file_ref_get(&file->f_ref);
 }
 
 __poll_t dmabuf_rs_poll_requested_events(poll_table *pt)
@@ -193,15 +219,19 @@ bool dmabuf_rs_fatal_signal_pending(void)
 	return fatal_signal_pending(current);
 }
 
+#ifdef CONFIG_DMABUF_HEAPS_CMA
 unsigned int dmabuf_rs_cma_alignment(void)
 {
 	return CONFIG_CMA_ALIGNMENT;
 }
+#endif
 
+#ifdef CONFIG_DMABUF_HEAPS
 bool dmabuf_rs_mem_accounting(void)
 {
 	return READ_ONCE(mem_accounting);
 }
+#endif
 
 /* sync_file_create() returns the sync_file; Rust wants its file (or NULL). */
 struct file *dmabuf_rs_sync_file_create(struct dma_fence *fence)

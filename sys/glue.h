@@ -13,6 +13,7 @@ struct dma_fence *dmabuf_rs_fence_get(struct dma_fence *fence);
 void dmabuf_rs_resv_assert_held(struct dma_resv *resv);
 void dmabuf_rs_resv_might_lock(struct dma_resv *resv);
 long dmabuf_rs_file_count(struct file *file);
+bool dmabuf_rs_file_ref_get(struct file *file);
 __poll_t dmabuf_rs_poll_requested_events(poll_table *pt);
 unsigned long dmabuf_rs_wq_lock_irqsave(wait_queue_head_t *wq);
 void dmabuf_rs_wq_unlock_irqrestore(wait_queue_head_t *wq, unsigned long f);
