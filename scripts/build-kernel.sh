@@ -3,6 +3,7 @@
 #
 # build-kernel.sh FLAVOR: builds one of the project's kernels into the cache.
 #   test        ours (Rust core as a module), debug options on
+#   test-builtin ours built in (CONFIG_DMABUF_RUST_CORE=y), debug options on
 #   stock-test  upstream's C core and heaps, same debug options
 #   bench       ours, no debug options
 #   stock-bench upstream's C core, no debug options
@@ -11,12 +12,16 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-flavor=${1:?usage: build-kernel.sh test|stock-test|bench|stock-bench|kcsan}
+flavor=${1:?usage: build-kernel.sh test|test-builtin|stock-test|bench|stock-bench|kcsan}
+# seed: a flavour whose configuration differs only in the dma-buf options;
+# a first build starts from a copy of its tree (see below).
+seed=""
 case $flavor in
 test) frags="base debug ours" ;;
-stock-test) frags="base debug stock" ;;
+test-builtin) frags="base debug builtin" seed=test ;;
+stock-test) frags="base debug stock" seed=test ;;
+stock-bench) frags="base stock" seed=bench ;;
 bench) frags="base ours" ;;
-stock-bench) frags="base stock" ;;
 kcsan) frags="base kcsan ours" ;;
 *) die "unknown kernel flavour '$flavor'" ;;
 esac
@@ -32,27 +37,22 @@ fi
 
 "$REPO/scripts/setup-host.sh"
 
-# The project's patch, applied once (and re-applied if it changed).
-patch_file=$REPO/scripts/patches/0001-dma-buf-graft-the-Rust-core.patch
-applied=$SRC/.dmabuf-rs-applied.patch
-if ! cmp -s "$patch_file" "$applied" 2>/dev/null; then
-	if [ -f "$applied" ]; then
-		log "the kernel patch changed: reverting the old one"
-		patch -d "$SRC" -p1 -R -s <"$applied" || die "cannot revert the old patch; delete $SRC and rerun"
-		rm -f "$applied"
-	fi
-	log "applying $(basename "$patch_file")"
-	patch -d "$SRC" -p1 -s --no-backup-if-mismatch <"$patch_file" ||
-		die "the kernel patch does not apply to $SRC; delete it and rerun"
-	cp "$patch_file" "$applied"
-fi
-
-# The graft: this repo's kbuild files and sources under drivers/dma-buf/rust.
-# Only files whose content changed get a new mtime, so kbuild rebuilds
-# only what changed even from a fresh clone.
-"$REPO/scripts/sync-graft.sh"
+# The kernel source with the project's patch and the graft.
+"$REPO/scripts/prepare-source.sh"
 
 O=$CACHE/build-$flavor
+# A first build of a flavour that differs from its seed only in the
+# dma-buf options starts from a copy of the seed's tree: kbuild records
+# which objects depend on which options (include/config/), so only those
+# (the dma-buf directory, the Rust crates, what links them) are rebuilt,
+# minutes instead of a full build.
+if [ -n "$seed" ] && [ ! -f "$O/.config" ] && [ -f "$CACHE/build-$seed/vmlinux" ]; then
+	log "starting the $flavor tree from a copy of build-$seed (only what the dma-buf options change is rebuilt)"
+	rm -rf "$O"
+	cp -a "$CACHE/build-$seed" "$O.tmp" || die "copying build-$seed failed"
+	rm -rf "$O.tmp/modroot" "$O.tmp/modroot.new" "$O.tmp/usr-headers" "$O.tmp/.dmabuf-rs-config"
+	mv "$O.tmp" "$O"
+fi
 mkdir -p "$O"
 mk() { make -C "$SRC" O="$O" LLVM=$LLVM_SUFFIX "$@"; }
 

@@ -7,6 +7,6 @@ set -euo pipefail
 dst=$SRC/drivers/dma-buf/rust
 mkdir -p "$dst"
 cd "$REPO"
-rsync -r --checksum --delete --exclude='*.o' --exclude='*.ko' --exclude='*.cmd' \
+rsync -r --checksum --delete --include='.kunitconfig' --exclude='*.o' --exclude='*.ko' --exclude='*.cmd' \
 	--exclude='*.mod*' --exclude='.*' --exclude='modules.order' --exclude='Module.symvers' \
-	Kbuild Makefile Kconfig dmabuf_rs_main.rs sys.rs sys dma_buf.rs dma_buf entry.rs entry heaps.rs heaps uapi.rs uapi "$dst/" || die "syncing the graft failed"
+	.kunitconfig Kbuild Makefile Kconfig dmabuf_rs_main.rs sys.rs sys dma_buf.rs dma_buf entry.rs entry heaps.rs heaps uapi.rs uapi "$dst/" || die "syncing the graft failed"

@@ -181,7 +181,12 @@ run_v4l2dmabuf() {
 # ---- GStreamer: v4l2src exporting its buffers as dma-bufs (io-mode=dmabuf,
 # the frames read through the dma-buf mmap), and v4l2sink importing them
 # (io-mode=dmabuf-import). vivid's test pattern without its text overlay is
-# the same in every frame, so the frames' checksums are known.
+# the same in every frame: the frames read through the dma-bufs must be the
+# reference frame that the same pipeline reads through vivid's own buffers
+# (io-mode=mmap). The checksums go to "#" lines, not into the results: a
+# CI run once saw the results' text differ between the kernels, and which
+# frame differed was not recorded; now at least 6 of the 8 frames must be
+# the reference, and the histogram is printed.
 run_gst() {
 	if ! vivid 2 0; then tap gst FAIL "modprobe vivid n_devs=2"; return; fi
 	cap=$(node vivid-000-vid-cap) out1=$(node vivid-001-vid-out)
@@ -191,6 +196,9 @@ run_gst() {
 	v4l2-ctl -d "$out1" -o 1 >/dev/null 2>&1
 	v4l2-ctl -d "$out1" --set-dv-bt-timings index=0 >/dev/null 2>&1
 	rm -rf $out/gst && mkdir -p $out/gst
+	timeout 120 gst-launch-1.0 -q v4l2src device="$cap" io-mode=mmap num-buffers=1 ! $caps ! \
+		filesink location=$out/gst-ref.raw >/dev/null 2>&1
+	ref=$(md5sum <$out/gst-ref.raw | cut -d' ' -f1)
 	t0=$(date +%s)
 	timeout 300 gst-launch-1.0 -q v4l2src device="$cap" io-mode=dmabuf num-buffers=8 ! $caps ! \
 		multifilesink location=$out/gst/f%02d.raw >$out/gst-export.log 2>&1
@@ -198,12 +206,13 @@ run_gst() {
 	echo "# gst io-mode=dmabuf: exit $rc in $(($(date +%s) - t0)) s"
 	nf=$(ls $out/gst | wc -l)
 	sums=$(md5sum $out/gst/*.raw 2>/dev/null | cut -d' ' -f1 | sort | uniq -c | awk '{printf "%s%sx%s", sep, $1, $2; sep=","}')
-	size=$(stat -c %s $out/gst/f00.raw 2>/dev/null)
-	if [ $rc = 0 ] && [ "$nf" = 8 ]; then
-		tap gst OK "v4l2src io-mode=dmabuf: 8 frames of $size bytes, md5 $sums"
+	same=$(md5sum $out/gst/*.raw 2>/dev/null | cut -d' ' -f1 | grep -c "^$ref$")
+	echo "# gst io-mode=dmabuf frames: md5 $sums; reference (io-mode=mmap) $ref"
+	if [ $rc = 0 ] && [ "$nf" = 8 ] && [ "$same" -ge 6 ]; then
+		tap gst OK "v4l2src io-mode=dmabuf: 8 frames of $(stat -c %s $out/gst-ref.raw) bytes, at least 6 of them the reference frame read through vivid's own buffers"
 	else
 		sed 's/^/# /' $out/gst-export.log | tail -n 20
-		tap gst FAIL "v4l2src io-mode=dmabuf: exit $rc, $nf frames"
+		tap gst FAIL "v4l2src io-mode=dmabuf: exit $rc, $nf frames, $same of them the reference frame"
 	fi
 	gst_import dmabuf dmabuf-import
 	# And the other way round: v4l2src imports the buffers v4l2sink exports.
@@ -267,12 +276,12 @@ gst_loopback() { # gst_loopback SRC-IO-MODE SINK-IO-MODE
 	wait $pid
 	v4l2-ctl -d "$cap1" -c hdmi_001_0_is_connected_to=0 >/dev/null 2>&1
 	v4l2-ctl -d "$cap" -c test_pattern=0 >/dev/null 2>&1
-	echo "# gst loopback $desc: $try captures of 4 frames"
+	echo "# gst loopback $desc: $try captures of 4 frames, source frame md5 $ref"
 	if [ -n "$found" ]; then
-		tap gst OK "$desc: the frames looped back from vivid's HDMI output are the source's (md5 $ref)"
+		tap gst OK "$desc: a frame looped back from vivid's HDMI output is the source's"
 	else
 		sed 's/^/# /' $out/gst-loop.log | tail -n 20
-		tap gst FAIL "$desc: no frame looped back from vivid's HDMI output is the source's (md5 $ref)"
+		tap gst FAIL "$desc: no frame looped back from vivid's HDMI output is the source's"
 	fi
 }
 

@@ -17,6 +17,11 @@ case $kind in
 stock-*)
 	check "the C heaps are in /dev/dma_heap" sh -c 'ls /dev/dma_heap | grep -qx system && ls /dev/dma_heap | grep -qx default_cma_region'
 	;;
+test-builtin)
+	check "dmabuf_rs is built in (in /sys/module, not in /proc/modules)" sh -c "[ -d /sys/module/dmabuf_rs ] && ! grep -q '^dmabuf_rs ' /proc/modules"
+	check "dma_buf_export is built in" sh -c "grep ' dma_buf_export' /proc/kallsyms | grep -qv '\['"
+	check "the heap parameter has upstream's name: /sys/module/dma_heap/parameters/mem_accounting" test -e /sys/module/dma_heap/parameters/mem_accounting
+	;;
 *)
 	check "dmabuf_rs is loaded" grep -q '^dmabuf_rs ' /proc/modules
 	check "dma_buf_export comes from dmabuf_rs" grep -q ' dma_buf_export	\[dmabuf_rs\]' /proc/kallsyms
@@ -26,6 +31,10 @@ esac
 for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults; do
 	/tmp/$t 2>&1 | sed "s/^/$t: /"
 done
+# The dma_buf:* trace events of a fixed sequence (compared between the
+# kernels), and memory-cgroup charging (this boot has mem_accounting on).
+/tmp/dmabuf_trace 2>&1 | sed "s/^/trace: /"
+/tmp/dmabuf_heaps memcg 2>&1 | sed "s/^/memcg: /"
 # Upstream's own selftest, built unmodified from the kernel source. Its
 # lines are "ok N description" without a dash; add one for the parser.
 /tmp/dmabuf-heap 2>&1 | sed -E 's/^(not )?ok ([0-9]+) /\1ok \2 - /; s/^/upstream_heaps: /'

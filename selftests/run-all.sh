@@ -85,9 +85,19 @@ else
 	cat "$out/layers.log"; tap FAIL "crate layers (scripts/check-layers.py)"
 fi
 
-# 1. Build: host set-up, both debug kernels, test modules, test programs.
-for k in test stock-test; do
-	step "building the $k kernel (the first time about 10 minutes; log: $out/build-$k.log)"
+# The debug kernels: ours as a module (test) and built in (test-builtin),
+# and upstream's C core (stock-test). Every suite runs on the three; the
+# results of each of ours must be those of stock-test.
+kernels="test test-builtin stock-test"
+ours="test test-builtin"
+
+# 1. Build: host set-up, the debug kernels, test modules, test programs.
+for k in $kernels; do
+	case $k in
+	test) took="the first time about 15 minutes" ;;
+	*) took="the first time a few minutes: it starts from a copy of the test tree" ;;
+	esac
+	step "building the $k kernel ($took; log: $out/build-$k.log)"
 	ticker_start "$CACHE/build-$k"
 	scripts/build-kernel.sh "$k" >"$out/build-$k.log" 2>&1
 	brc=$?
@@ -105,6 +115,16 @@ for k in test stock-test; do
 	fi
 done
 echo "# kernel source: $(cat "$CACHE/$SRC_TARBALL_STAMP")"
+# What Kconfig offers (scripts/check-kconfig.sh resolves configurations).
+step "Kconfig: resolving the configurations a user can choose"
+scripts/check-kconfig.sh >"$out/kconfig.log" 2>&1
+while IFS= read -r line; do
+	case $line in
+	"ok "*) tap OK "${line#ok * - }" ;;
+	"not ok "*) tap FAIL "${line#not ok * - }" ;;
+	esac
+done <"$out/kconfig.log"
+grep -q '^ok ' "$out/kconfig.log" || { cat "$out/kconfig.log"; tap FAIL "kconfig: scripts/check-kconfig.sh ran"; }
 hdr=$CACHE/build-stock-test/usr-headers/include
 bin=$CACHE/bin
 step "compiling the test programs"
@@ -115,7 +135,7 @@ if make -s -C "$SRC/tools/testing/selftests/dmabuf-heaps" OUTPUT="$bin" \
 else
 	cat "$out/upstream-heaps.cc.log"; tap FAIL "compile upstream tools/testing/selftests/dmabuf-heaps"
 fi
-for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults dmabuf_stress dmabuf_vgem dmabuf_v4l2 dmabuf_fuzz; do
+for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults dmabuf_stress dmabuf_vgem dmabuf_v4l2 dmabuf_fuzz dmabuf_trace; do
 	if gcc -static -O2 -Wall -Werror -Wno-unused-result -pthread -I "$hdr" -o "$bin/$t" "selftests/$t.c" 2>"$out/$t.cc.log"; then
 		tap OK "compile $t (static)"
 	else
@@ -139,10 +159,13 @@ fi
 echo "# build: $(($(date +%s) - start)) s"
 
 # 2. One boot per kernel runs the bench checks and the userspace suites.
-for k in test stock-test; do
+# The heap parameter is on in this boot (under upstream's name and under
+# the module's), off in the fuzzer's boot: the memcg test checks both.
+for k in $kernels; do
 	step "$k: booting for the bench checks and the userspace suites"
 	t0=$(date +%s)
-	selftests/vm-run --kernel "$k" --put selftests/guest-suite.sh --put "$bin/dmabuf_uapi" \
+	selftests/vm-run --kernel "$k" --append "dma_heap.mem_accounting=1 dmabuf_rs.mem_accounting=1" \
+		--put selftests/guest-suite.sh --put "$bin/dmabuf_uapi" --put "$bin/dmabuf_trace" \
 		--put "$bin/dmabuf_kapi" --put "$bin/dmabuf_heaps" --put "$bin/dmabuf_faults" --put "$bin/dmabuf-heap" -- sh /tmp/guest-suite.sh >"$out/run-$k.log" 2>&1
 	rc=$?
 	echo "# $k boot + suites: $(($(date +%s) - t0)) s"
@@ -155,8 +178,11 @@ for k in test stock-test; do
 	fi
 	grep -E '^[a-z_]+: (not )?ok [0-9]+ ' "$out/run-$k.clean" >"$out/tap-$k.txt" || true
 	relay "$k" "$out/tap-$k.txt"
-	suites="bench dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults upstream_heaps"
-	[ "$k" = test ] && suites="$suites kunit rmmod"
+	suites="bench dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults upstream_heaps trace memcg"
+	case $k in
+	test) suites="$suites kunit rmmod" ;;
+	test-builtin) suites="$suites kunit" ;;
+	esac
 	for s in $suites; do
 		grep -q "^$s: " "$out/tap-$k.txt" || tap FAIL "$k/$s: produced results"
 	done
@@ -168,18 +194,30 @@ if awk '$2 == "dma_buf_export" && $3 ~ /dmabuf_rs/ && $5 == "DMA_BUF"' "$CACHE/b
 else
 	tap FAIL "test: dma_buf_export is exported by dmabuf_rs in namespace DMA_BUF"
 fi
+if awk '$2 == "dma_buf_export" && $3 == "vmlinux" && $5 == "DMA_BUF"' "$CACHE/build-test-builtin/Module.symvers" | grep -q .; then
+	tap OK "test-builtin: dma_buf_export is exported by vmlinux in namespace DMA_BUF"
+else
+	tap FAIL "test-builtin: dma_buf_export is exported by vmlinux in namespace DMA_BUF"
+fi
+
+# The differential of one suite: KERNEL's results against stock-test's.
+differ() { # differ SUITE KERNEL TAP-FILE-PREFIX
+	if diff <(norm "$1" "$out/$3-$2.txt") <(norm "$1" "$out/$3-stock-test.txt") >"$out/diff-$1-$2.txt"; then
+		tap OK "differential: $1 identical on $2 and stock-test"
+	else
+		cat "$out/diff-$1-$2.txt"
+		tap FAIL "differential: $1 differs between $2 and stock-test"
+	fi
+}
 
 # 3. Differential: the userspace suites must give the same results.
 # Heaps are listed in directory order, which differs between the two
 # kernels: compare the results without their numbers, sorted.
 norm() { grep "^$1: " "$2" | sed -E 's/^([a-z_]+: (not )?ok) [0-9]+ /\1 /; s/before=[0-9]+ after=[0-9]+/before=N after=N/' | sort; }
-for s in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults upstream_heaps; do
-	if diff <(norm "$s" "$out/tap-test.txt") <(norm "$s" "$out/tap-stock-test.txt") >"$out/diff-$s.txt"; then
-		tap OK "differential: $s identical on test and stock-test"
-	else
-		cat "$out/diff-$s.txt"
-		tap FAIL "differential: $s differs between test and stock-test"
-	fi
+for k in $ours; do
+	for s in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults upstream_heaps trace memcg; do
+		differ "$s" "$k" tap
+	done
 done
 
 # 3b. Real clients in the Debian guest (selftests/guest-clients.sh): DRM
@@ -193,7 +231,7 @@ done
 # in the 4 GiB guest the area would otherwise land above it, where a
 # 600 KiB buffer cannot be mapped for it on either core.
 client_suites="vgem igt v4l2_vmalloc v4l2_dma_contig v4l2_dmabuf gst cam udmabuf"
-for k in test stock-test; do
+for k in $kernels; do
 	[ -n "$rootfs_img" ] || break
 	step "$k: booting the Debian guest for the real clients"
 	t0=$(date +%s)
@@ -217,20 +255,17 @@ for k in test stock-test; do
 	grep -o 'known upstream splat: .*' "$out/clients-$k.clean" >"$out/clients-known-$k.txt" || true
 done
 if [ -n "$rootfs_img" ]; then
-	for s in $client_suites; do
-		if diff <(norm "$s" "$out/clients-tap-test.txt") <(norm "$s" "$out/clients-tap-stock-test.txt") >"$out/diff-$s.txt"; then
-			tap OK "differential: $s identical on test and stock-test"
+	for k in $ours; do
+		for s in $client_suites; do
+			differ "$s" "$k" clients-tap
+		done
+		if diff "$out/clients-known-$k.txt" "$out/clients-known-stock-test.txt" >"$out/diff-known-$k.txt"; then
+			known=$(tr '\n' ' ' <"$out/clients-known-$k.txt")
+			tap OK "differential: the known upstream DMA-API WARN counted the same on $k and stock-test: ${known:-none}"
 		else
-			cat "$out/diff-$s.txt"
-			tap FAIL "differential: $s differs between test and stock-test"
+			cat "$out/diff-known-$k.txt"; tap FAIL "differential: the known upstream DMA-API WARN count differs between $k and stock-test"
 		fi
 	done
-	if diff "$out/clients-known-test.txt" "$out/clients-known-stock-test.txt" >"$out/diff-known.txt"; then
-		known=$(tr '\n' ' ' <"$out/clients-known-test.txt")
-		tap OK "differential: the known upstream DMA-API WARN counted the same on both: ${known:-none}"
-	else
-		cat "$out/diff-known.txt"; tap FAIL "differential: the known upstream DMA-API WARN count differs"
-	fi
 fi
 
 # 4. One minute of racing threads on the Rust kernel.
@@ -275,13 +310,14 @@ else
 	tail -n 20 "$out/warn.log"; tap FAIL "vm-run fails (125) on a deliberate WARN (got $rc)"
 fi
 
-# 4b. The seeded fuzzer on both kernels: the same seeds must give the same
+# 4b. The seeded fuzzer on every kernel: the same seeds must give the same
 # results (a hash of every operation's outcome, checked every 500
-# operations), with no splat and no leaked fd.
-for k in test stock-test; do
+# operations), with no splat and no leaked fd. The same boot, without the
+# heap parameter, checks that nothing is charged to the memory cgroup.
+for k in $kernels; do
 	step "$k: the seeded fuzzer"
-	selftests/vm-run --kernel "$k" --put "$bin/dmabuf_fuzz" -- \
-		sh -c 'for s in 1 2 3 4; do /tmp/dmabuf_fuzz $s 3000 || exit 1; done' >"$out/fuzz-$k.log" 2>&1
+	selftests/vm-run --kernel "$k" --put "$bin/dmabuf_fuzz" --put "$bin/dmabuf_heaps" -- \
+		sh -c 'for s in 1 2 3 4; do /tmp/dmabuf_fuzz $s 3000 || exit 1; done; /tmp/dmabuf_heaps memcg | sed "s/^/memcg_off: /"' >"$out/fuzz-$k.log" 2>&1
 	rc=$?
 	tr -d '\r' <"$out/fuzz-$k.log" | grep -E '^(hash|ok|not ok)' >"$out/fuzz-$k.res"
 	if [ $rc = 0 ] && [ "$(grep -c '^ok 1 - seed' "$out/fuzz-$k.res")" = 4 ]; then
@@ -289,12 +325,18 @@ for k in test stock-test; do
 	else
 		tail -n 30 "$out/fuzz-$k.log"; tap FAIL "$k/fuzz: 4 seeds x 3000 operations (vm-run exit $rc)"
 	fi
+	tr -d '\r' <"$out/fuzz-$k.log" | grep -E '^memcg_off: (not )?ok [0-9]+ ' >"$out/memcg-off-$k.txt"
+	relay "$k" "$out/memcg-off-$k.txt"
+	[ -s "$out/memcg-off-$k.txt" ] || tap FAIL "$k/memcg_off: produced results"
 done
-if [ -s "$out/fuzz-test.res" ] && diff "$out/fuzz-test.res" "$out/fuzz-stock-test.res" >"$out/diff-fuzz.txt"; then
-	tap OK "differential: fuzzer results identical on test and stock-test"
-else
-	head -n 20 "$out/diff-fuzz.txt"; tap FAIL "differential: fuzzer results differ between test and stock-test"
-fi
+for k in $ours; do
+	if [ -s "$out/fuzz-$k.res" ] && diff "$out/fuzz-$k.res" "$out/fuzz-stock-test.res" >"$out/diff-fuzz-$k.txt"; then
+		tap OK "differential: fuzzer results identical on $k and stock-test"
+	else
+		head -n 20 "$out/diff-fuzz-$k.txt"; tap FAIL "differential: fuzzer results differ between $k and stock-test"
+	fi
+	differ memcg_off "$k" memcg-off
+done
 
 # 5b. An importer bug: the last reference to a vmapped buffer goes. The
 # core must WARN and hand the mapping back to the exporter before its
@@ -309,8 +351,8 @@ else
 fi
 
 # 6. dma_buf_export with bad export info: WARN (as upstream) and EINVAL.
-step "dma_buf_export error paths on both kernels"
-for k in test stock-test; do
+step "dma_buf_export error paths on every kernel"
+for k in $kernels; do
 	selftests/vm-run --kernel "$k" --put "$bin/dmabuf_kapi" -- /tmp/dmabuf_kapi export-errors >"$out/experr-$k.log" 2>&1
 	rc=$?
 	got=$(grep -c 'export error [0-2]: EINVAL' "$out/experr-$k.log")

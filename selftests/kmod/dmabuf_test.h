@@ -44,6 +44,8 @@ struct dmabuf_test_import {
  * HELD_SUM: the sum of the held buffer's bytes, read through vmap inside
  * begin/end_cpu_access. REATTACH: attach, map, unmap, detach the buffer
  * behind fd many times; returns a mask of the checks that held.
+ * mmap of /dev/dmabuf_test at page offset N maps the buffer held in slot N
+ * through dma_buf_mmap().
  */
 #define DMABUF_TEST_HOLD		_IO('T', 6)
 #define DMABUF_TEST_HELD_SUM		_IO('T', 7)

@@ -640,9 +640,28 @@ static long test_ioctl(struct file *f, unsigned int cmd, unsigned long uarg)
 	return -ENOTTY;
 }
 
+/*
+ * mmap of /dev/dmabuf_test at page offset N maps the buffer held in slot N
+ * with dma_buf_mmap(), as a driver maps an imported buffer for its users.
+ */
+static int test_dev_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	unsigned long slot = vma->vm_pgoff;
+	int ret = -ENOENT;
+
+	if (slot >= HOLD_SLOTS)
+		return -EINVAL;
+	mutex_lock(&held_lock);
+	if (held[slot].buf)
+		ret = dma_buf_mmap(held[slot].buf, vma, 0);
+	mutex_unlock(&held_lock);
+	return ret;
+}
+
 static const struct file_operations test_fops = {
 	.owner = THIS_MODULE,
 	.unlocked_ioctl = test_ioctl,
+	.mmap = test_dev_mmap,
 };
 
 static struct device_dma_parameters test_dma_parms;

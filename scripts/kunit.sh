@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make kunit: the core's KUnit suite through the kernel's own runner,
+# tools/testing/kunit/kunit.py, with the graft's .kunitconfig, on x86_64
+# QEMU: what a kernel developer runs. kunit.py builds its own kernel (the
+# KUnit defconfig plus .kunitconfig, the core built in) in
+# $CACHE/build-kunit; make check runs the same suite in its VMs instead.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.build.lock"
+if ! flock -n 9; then
+	log "waiting for a kernel build to finish (lock $CACHE/.build.lock)"
+	flock 9
+fi
+"$REPO/scripts/setup-host.sh"
+"$REPO/scripts/prepare-source.sh"
+log "kunit.py: building the KUnit kernel in $CACHE/build-kunit and running the suite (the first build takes about 10 minutes)"
+cd "$SRC"
+exec python3 tools/testing/kunit/kunit.py run --kunitconfig=drivers/dma-buf/rust \
+	--arch=x86_64 --build_dir="$CACHE/build-kunit" --jobs="$(($(nproc) + 1))" \
+	--make_options LLVM=$LLVM_SUFFIX --timeout=600 "$@"
