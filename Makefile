@@ -39,5 +39,10 @@ fuzz:
 stress:
 	@bash selftests/stress.sh
 
-.PHONY: modules clean check run bench fuzz stress
+# The KUnit suite through the kernel's runner (tools/testing/kunit/kunit.py
+# with .kunitconfig), on its own x86_64 QEMU kernel; not part of check.
+kunit:
+	@bash scripts/kunit.sh
+
+.PHONY: modules clean check run bench fuzz stress kunit
 endif
