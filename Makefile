@@ -44,5 +44,11 @@ stress:
 kunit:
 	@bash scripts/kunit.sh
 
-.PHONY: modules clean check run bench fuzz stress kunit
+# The Rust core built into a distribution-style kernel (x86_64_defconfig
+# with networking, BPF and io_uring) against the same kernel with the C
+# core; not part of check (see selftests/distro.sh).
+distro:
+	@bash selftests/distro.sh
+
+.PHONY: modules clean check run bench fuzz stress kunit distro
 endif

@@ -8,14 +8,18 @@
 #   bench       ours, no debug options
 #   stock-bench upstream's C core, no debug options
 #   kcsan       ours, KCSAN and lockdep instead of KASAN (make stress)
+#   distro      x86_64_defconfig with networking, BPF and io_uring, the
+#               Rust core built in, no debug options (make distro)
+#   stock-distro the same with upstream's C core
 # A second run rebuilds only what changed. Prints the build directory.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-flavor=${1:?usage: build-kernel.sh test|test-builtin|stock-test|bench|stock-bench|kcsan}
+flavor=${1:?usage: build-kernel.sh test|test-builtin|stock-test|bench|stock-bench|kcsan|distro|stock-distro}
 # seed: a flavour whose configuration differs only in the dma-buf options;
-# a first build starts from a copy of its tree (see below).
-seed=""
+# a first build starts from a copy of its tree (see below). start: the
+# configuration the fragments are merged into.
+seed="" start=tinyconfig
 case $flavor in
 test) frags="base debug ours" ;;
 test-builtin) frags="base debug builtin" seed=test ;;
@@ -23,6 +27,8 @@ stock-test) frags="base debug stock" seed=test ;;
 stock-bench) frags="base stock" seed=bench ;;
 bench) frags="base ours" ;;
 kcsan) frags="base kcsan ours" ;;
+distro) frags="distro builtin" start=defconfig ;;
+stock-distro) frags="distro stock" start=defconfig seed=distro ;;
 *) die "unknown kernel flavour '$flavor'" ;;
 esac
 
@@ -56,10 +62,10 @@ fi
 mkdir -p "$O"
 mk() { make -C "$SRC" O="$O" LLVM=$LLVM_SUFFIX "$@"; }
 
-cfg_hash=$(cd "$REPO/scripts/config" && cat $(for f in $frags; do echo $f.config; done) | sha256sum | cut -c1-16)
+cfg_hash=$(cd "$REPO/scripts/config" && { cat $(for f in $frags; do echo $f.config; done); [ "$start" = tinyconfig ] || echo "$start"; } | sha256sum | cut -c1-16)
 if [ "$(cat "$O/.dmabuf-rs-config" 2>/dev/null)" != "$cfg_hash" ] || [ ! -f "$O/.config" ]; then
-	log "configuring $flavor kernel ($frags)"
-	mk -s tinyconfig >/dev/null || die "make tinyconfig failed"
+	log "configuring $flavor kernel ($start + $frags)"
+	mk -s "$start" >/dev/null || die "make $start failed"
 	(cd "$O" && "$SRC/scripts/kconfig/merge_config.sh" -m -O "$O" .config \
 		$(for f in $frags; do echo "$REPO/scripts/config/$f.config"; done) >/dev/null) ||
 		die "merge_config.sh failed"

@@ -56,6 +56,9 @@ expect "with NET_DEVMEM (a network driver with a page pool) the core is built in
 resolve base ours -- CONFIG_IO_URING=y CONFIG_INET=y CONFIG_NET_RX_BUSY_POLL=y CONFIG_NETDEVICES=y CONFIG_VIRTIO_NET=m
 expect "with IO_URING_ZCRX the core is built in" \
 	CONFIG_IO_URING_ZCRX=y CONFIG_DMABUF_RUST_CORE=y
+resolve base ours -- CONFIG_DRM=y
+expect "with a driver that uses dma-buf built in (DRM=y) the core is built in" \
+	CONFIG_DRM=y CONFIG_DMABUF_RUST_CORE=y
 resolve base ours -- "# CONFIG_SYNC_FILE is not set"
 expect "SYNC_FILE is selected (the sync-file ioctls are always built)" \
 	CONFIG_SYNC_FILE=y CONFIG_DMABUF_RUST_CORE=m

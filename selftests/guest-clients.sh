@@ -364,6 +364,8 @@ udevd=""
 
 [ $# -gt 0 ] || set -- vgem igt v4l2 v4l2dmabuf gst cam udmabuf
 for part in "$@"; do
+	part_t0=$(date +%s)
 	run_$part
+	echo "# part $part: $(($(date +%s) - part_t0)) s"
 done
 echo "clients-done"

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make distro: the Rust core built into a distribution-style kernel
+# (scripts/config/distro.config on x86_64_defconfig: DRM, networking with
+# NET_DEVMEM, BPF_SYSCALL with the BPF dma-buf iterator, IO_URING_ZCRX, all
+# built in and calling the dma-buf API), against the same configuration
+# with upstream's C core. Both must build, link and boot, and the userspace
+# suites must give the same results on both. Ends with "N passed, M failed".
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../scripts/common.sh"
+cd "$here/.."
+
+out=$CACHE/distro bin=$CACHE/distro/bin
+mkdir -p "$out" "$bin"
+passed=0 failed=0 n=0 start=$(date +%s)
+tap() { n=$((n + 1)); if [ "$1" = OK ]; then passed=$((passed + 1)); echo "ok $n - $2"; else failed=$((failed + 1)); echo "not ok $n - $2"; fi; }
+finish() { echo "1..$n"; echo "$passed passed, $failed failed"; [ "$failed" = 0 ]; exit $?; }
+step() { local t=$(($(date +%s) - start)); printf '# [%02d:%02d] %s\n' $((t / 60)) $((t % 60)) "$*"; }
+
+for k in distro stock-distro; do
+	case $k in
+	distro) took="the first time about 25 minutes on 2 cores" ;;
+	*) took="a few minutes: it starts from a copy of the distro tree" ;;
+	esac
+	step "building the $k kernel ($took; log: $out/build-$k.log)"
+	if scripts/build-kernel.sh "$k" >"$out/build-$k.log" 2>&1; then
+		tap OK "build the $k kernel (x86_64_defconfig + distro.config)"
+	else
+		tail -n 30 "$out/build-$k.log"; tap FAIL "build the $k kernel"; finish
+	fi
+	scripts/build-kmods.sh "$k" >"$out/kmods-$k.log" 2>&1 || { cat "$out/kmods-$k.log"; tap FAIL "build the test modules for $k"; }
+done
+cfg=$CACHE/build-distro/.config
+for opt in CONFIG_DMABUF_RUST_CORE=y CONFIG_DRM=y CONFIG_BPF_SYSCALL=y CONFIG_NET_DEVMEM=y CONFIG_IO_URING_ZCRX=y; do
+	if grep -qx "$opt" "$cfg"; then tap OK "distro: $opt"; else tap FAIL "distro: $opt"; fi
+done
+if [ -f "$CACHE/build-distro/kernel/bpf/dmabuf_iter.o" ] && [ -f "$CACHE/build-distro/net/core/devmem.o" ] &&
+	[ -f "$CACHE/build-distro/io_uring/zcrx.o" ]; then
+	tap OK "distro: the built-in callers of the API (kernel/bpf/dmabuf_iter.c, net/core/devmem.c, io_uring/zcrx.c) are linked against the Rust core"
+else
+	tap FAIL "distro: the built-in callers of the API are built"
+fi
+
+hdr=$CACHE/build-stock-distro/usr-headers/include
+for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults dmabuf_trace; do
+	gcc -static -O2 -Wall -Werror -Wno-unused-result -pthread -I "$hdr" -o "$bin/$t" "selftests/$t.c" 2>"$out/$t.cc.log" ||
+		{ cat "$out/$t.cc.log"; tap FAIL "compile $t"; }
+done
+make -s -C "$SRC/tools/testing/selftests/dmabuf-heaps" OUTPUT="$bin" KHDR_INCLUDES="-isystem $hdr" >"$out/upstream-heaps.cc.log" 2>&1 ||
+	{ cat "$out/upstream-heaps.cc.log"; tap FAIL "compile upstream dmabuf-heaps"; }
+
+suites="bench dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults upstream_heaps trace memcg"
+for k in distro stock-distro; do
+	step "$k: booting for the bench checks and the userspace suites"
+	selftests/vm-run --kernel "$k" --append "dma_heap.mem_accounting=1" \
+		--put selftests/guest-suite.sh --put "$bin/dmabuf_uapi" --put "$bin/dmabuf_trace" \
+		--put "$bin/dmabuf_kapi" --put "$bin/dmabuf_heaps" --put "$bin/dmabuf_faults" --put "$bin/dmabuf-heap" \
+		-- sh /tmp/guest-suite.sh >"$out/run-$k.log" 2>&1
+	rc=$?
+	tr -d '\r' <"$out/run-$k.log" | grep -E '^[a-z_]+: (not )?ok [0-9]+ ' >"$out/tap-$k.txt"
+	if [ $rc = 0 ] && grep -q '^suite-done' <(tr -d '\r' <"$out/run-$k.log"); then
+		tap OK "$k: boots and runs the suites (no oops or WARN)"
+	else
+		tail -n 40 "$out/run-$k.log"; tap FAIL "$k: boots and runs the suites (vm-run exit $rc)"
+	fi
+	bad=$(grep -E '^[a-z_]+: not ok ' "$out/tap-$k.txt" | grep -v '# TODO' | head -n 5)
+	[ -z "$bad" ] || echo "$bad"
+	for s in $suites; do
+		grep -q "^$s: " "$out/tap-$k.txt" || tap FAIL "$k/$s: produced results"
+	done
+done
+norm() { grep "^$1: " "$2" | sed -E 's/^([a-z_]+: (not )?ok) [0-9]+ /\1 /; s/before=[0-9]+ after=[0-9]+/before=N after=N/' | sort; }
+for s in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults upstream_heaps trace memcg; do
+	if diff <(norm "$s" "$out/tap-distro.txt") <(norm "$s" "$out/tap-stock-distro.txt") >"$out/diff-$s.txt"; then
+		tap OK "differential: $s identical on distro and stock-distro ($(grep -c "^$s: ok" "$out/tap-distro.txt") passed)"
+	else
+		cat "$out/diff-$s.txt"; tap FAIL "differential: $s differs between distro and stock-distro"
+	fi
+done
+echo "# total: $(($(date +%s) - start)) s"
+finish
