@@ -54,6 +54,7 @@ struct DmaBufCore {
     #[cfg(CONFIG_DMABUF_HEAPS)]
     _heaps: heaps::Heaps,
     /// Then `/sys/kernel/debug/dma_buf`.
+    #[cfg(CONFIG_DEBUG_FS)]
     _debugfs: sys::debugfs::Dir,
     /// Last, the pseudo file system the buffers' files lived on.
     _mount: sys::pseudo_fs::Mount,
@@ -63,10 +64,12 @@ impl kernel::Module for DmaBufCore {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         sys::buf_list::init();
         let mount = sys::pseudo_fs::Mount::new::<entry::file::DmaBufFile>()?;
+        #[cfg(CONFIG_DEBUG_FS)]
         let debugfs = sys::debugfs::Dir::new::<entry::debugfs::BufInfo>(c"dma_buf", c"bufinfo");
         Ok(DmaBufCore {
             #[cfg(CONFIG_DMABUF_HEAPS)]
             _heaps: heaps::Heaps::register()?,
+            #[cfg(CONFIG_DEBUG_FS)]
             _debugfs: debugfs,
             _mount: mount,
         })

@@ -9,6 +9,7 @@
 //!
 //! Each function here is a short trampoline into [`crate::dma_buf`].
 
+#[cfg(CONFIG_DEBUG_FS)]
 pub(crate) mod debugfs;
 pub(crate) mod exports;
 pub(crate) mod file;

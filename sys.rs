@@ -17,6 +17,7 @@ pub(crate) mod buf_list;
 pub(crate) mod cdev;
 #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
 pub(crate) mod cma;
+#[cfg(CONFIG_DEBUG_FS)]
 pub(crate) mod debugfs;
 pub(crate) mod dma_buf;
 pub(crate) mod dma_buf_ops;
@@ -126,6 +127,7 @@ mod glue {
             dops: *const bindings::dentry_operations,
         ) -> c_int;
         pub(crate) fn dmabuf_rs_page_address(page: *mut bindings::page) -> *mut core::ffi::c_void;
+        #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
         pub(crate) fn dmabuf_rs_default_cma() -> *mut bindings::cma;
         pub(crate) fn dmabuf_rs_sync_for_cpu(
             dev: *mut bindings::device,
@@ -138,20 +140,28 @@ mod glue {
             dir: bindings::dma_data_direction,
         );
         pub(crate) fn dmabuf_rs_fatal_signal_pending() -> bool;
+        #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
         pub(crate) fn dmabuf_rs_cma_alignment() -> c_uint;
         pub(crate) fn dmabuf_rs_mem_accounting() -> bool;
+        pub(crate) fn dmabuf_rs_try_module_get(module: *mut bindings::module) -> bool;
+        pub(crate) fn dmabuf_rs_module_get(module: *mut bindings::module);
+        pub(crate) fn dmabuf_rs_module_put(module: *mut bindings::module);
+        #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
         pub(crate) fn cma_alloc(
             cma: *mut bindings::cma,
             count: c_ulong,
             align: c_uint,
             no_warn: bool,
         ) -> *mut bindings::page;
+        #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
         pub(crate) fn cma_release(
             cma: *mut bindings::cma,
             pages: *const bindings::page,
             count: c_ulong,
         ) -> bool;
+        #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
         pub(crate) fn cma_get_name(cma: *const bindings::cma) -> *const kernel::ffi::c_char;
+        #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
         pub(crate) fn dma_contiguous_get_area_by_idx(idx: c_uint) -> *mut bindings::cma;
     }
 }

@@ -197,10 +197,12 @@ void *dmabuf_rs_page_address(struct page *page)
 	return page_address(page);
 }
 
+#ifdef CONFIG_DMABUF_HEAPS_CMA
 struct cma *dmabuf_rs_default_cma(void)
 {
 	return dev_get_cma_area(NULL);
 }
+#endif
 
 void dmabuf_rs_sync_for_cpu(struct device *dev, struct sg_table *sgt,
 			    enum dma_data_direction dir)
@@ -225,6 +227,21 @@ unsigned int dmabuf_rs_cma_alignment(void)
 	return CONFIG_CMA_ALIGNMENT;
 }
 #endif
+
+bool dmabuf_rs_try_module_get(struct module *module)
+{
+	return try_module_get(module);
+}
+
+void dmabuf_rs_module_get(struct module *module)
+{
+	__module_get(module);
+}
+
+void dmabuf_rs_module_put(struct module *module)
+{
+	module_put(module);
+}
 
 #ifdef CONFIG_DMABUF_HEAPS
 bool dmabuf_rs_mem_accounting(void)

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 //! A counted reference on a kernel module (`try_module_get`/`module_put`).
+//! The calls go through `sys/glue.c`: without `CONFIG_MODULE_UNLOAD` they
+//! are static inline functions.
 //!
 //! C header: [`include/linux/module.h`](srctree/include/linux/module.h)
 
+use super::glue;
 use kernel::bindings;
 use kernel::prelude::*;
 
@@ -29,7 +32,7 @@ impl ModuleRef {
     /// `module` must be NULL or a module that is alive during the call.
     pub(crate) unsafe fn try_get(module: *mut bindings::module) -> Result<Self> {
         // SAFETY: By the safety requirements.
-        if !unsafe { bindings::try_module_get(module) } {
+        if !unsafe { glue::dmabuf_rs_try_module_get(module) } {
             return Err(ENOENT);
         }
         // INVARIANT: Taken just above.
@@ -40,7 +43,7 @@ impl ModuleRef {
     pub(crate) fn this_module() -> Self {
         let module = super::this_module();
         // SAFETY: The module is alive: we are running its code.
-        unsafe { bindings::__module_get(module) };
+        unsafe { glue::dmabuf_rs_module_get(module) };
         // INVARIANT: Taken just above.
         ModuleRef { module }
     }
@@ -54,6 +57,6 @@ impl ModuleRef {
 impl Drop for ModuleRef {
     fn drop(&mut self) {
         // SAFETY: By the type invariant we own this reference.
-        unsafe { bindings::module_put(self.module) };
+        unsafe { glue::dmabuf_rs_module_put(self.module) };
     }
 }

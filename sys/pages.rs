@@ -75,6 +75,7 @@ pub(super) enum Source {
     /// `alloc_pages` of this order (a compound page when order > 0).
     Buddy(u32),
     /// A CMA allocation from this area.
+    #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
     Cma(NonNull<bindings::cma>),
 }
 
@@ -170,6 +171,7 @@ impl Drop for Chunk {
             // SAFETY: Allocated by `alloc_pages` with this order.
             Source::Buddy(order) => unsafe { bindings::__free_pages(self.page.as_ptr(), order) },
             // SAFETY: Allocated by `cma_alloc` from this area.
+            #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
             Source::Cma(cma) => unsafe {
                 glue::cma_release(cma.as_ptr(), self.page.as_ptr(), self.count);
             },
