@@ -29,6 +29,13 @@
 //!   uapi/      the userspace structs and ioctl numbers (used by all)
 //! ```
 
+// Helpers that only debugfs or the CMA heap use are dead code when those
+// are configured out (the tested configurations have both).
+#![cfg_attr(
+    any(not(CONFIG_DEBUG_FS), not(CONFIG_DMABUF_HEAPS_CMA)),
+    allow(dead_code)
+)]
+
 use kernel::prelude::*;
 
 mod dma_buf;

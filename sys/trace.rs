@@ -23,6 +23,8 @@ use kernel::ffi::c_int;
 
 // `struct tracepoint` holds a zero-sized member that Rust calls not
 // FFI-safe; the statics are only used by address (their static key).
+// Without CONFIG_TRACEPOINTS there are no events (and no symbols).
+#[cfg(CONFIG_TRACEPOINTS)]
 #[allow(improper_ctypes)]
 extern "C" {
     static __tracepoint_dma_buf_export: bindings::tracepoint;
@@ -56,13 +58,17 @@ extern "C" {
 /// Emits one event of `$buf`: `$tp` is its tracepoint, `$call` the C call.
 macro_rules! emit {
     ($buf:expr, $tp:ident, $call:expr) => {{
+        #[cfg(CONFIG_TRACEPOINTS)]
         let on = {
             // SAFETY: `$tp` is a tracepoint defined in C (sys/glue.c),
             // whose key is a real static key.
             unsafe { kernel::jump_label::static_branch_unlikely!($tp, bindings::tracepoint, key) }
         };
+        #[cfg(not(CONFIG_TRACEPOINTS))]
+        let on = false;
         if on || cfg!(CONFIG_LOCKDEP) {
             $buf.with_name_locked(|| {
+                #[cfg(CONFIG_TRACEPOINTS)]
                 if on {
                     // SAFETY: The arguments are live objects (the buffer
                     // has its file, an attachment its device), and the
@@ -74,6 +80,8 @@ macro_rules! emit {
     }};
 }
 
+// Without tracepoints the events' arguments are not used.
+#[cfg_attr(not(CONFIG_TRACEPOINTS), allow(unused_variables))]
 impl DmaBuf {
     /// `dma_buf:dma_buf_export`: a complete buffer was exported.
     #[inline]
