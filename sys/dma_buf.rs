@@ -326,27 +326,24 @@ impl DmaBuf {
 
     /// Calls `f` with the name (`None` if never set), under the name lock.
     pub(crate) fn with_name<R>(&self, f: impl FnOnce(Option<&[u8]>) -> R) -> R {
+        self.with_name_locked(|| {
+            // SAFETY: Under the name lock the name is NULL or a valid string.
+            let name = unsafe { (*self.as_raw()).name };
+            // SAFETY: As above; the borrow ends before the unlock.
+            f((!name.is_null()).then(|| unsafe { CStr::from_char_ptr(name) }.to_bytes()))
+        })
+    }
+
+    /// Calls `f` under the name lock (the name, and the trace events,
+    /// which read it).
+    pub(crate) fn with_name_locked<R>(&self, f: impl FnOnce() -> R) -> R {
         let lock = self.name_lock();
         // SAFETY: Initialized at allocation.
         unsafe { bindings::spin_lock(lock) };
-        // SAFETY: Under the name lock the name is NULL or a valid string.
-        let name = unsafe { (*self.as_raw()).name };
-        // SAFETY: As above; the borrow ends before the unlock.
-        let r = f((!name.is_null()).then(|| unsafe { CStr::from_char_ptr(name) }.to_bytes()));
+        let r = f();
         // SAFETY: Locked above.
         unsafe { bindings::spin_unlock(lock) };
         r
-    }
-
-    /// Calls `f` under the name lock (for the trace events, which read
-    /// the name).
-    pub(crate) fn with_name_locked(&self, f: impl FnOnce()) {
-        let lock = self.name_lock();
-        // SAFETY: Initialized at allocation.
-        unsafe { bindings::spin_lock(lock) };
-        f();
-        // SAFETY: Locked above.
-        unsafe { bindings::spin_unlock(lock) };
     }
 
     /// Replaces the name.
