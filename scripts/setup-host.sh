@@ -9,7 +9,8 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 PKGS="clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev libssl-dev
-cpio qemu-system-x86 busybox-static kmod rsync python3 xz-utils zstd gcc make libc6-dev"
+cpio qemu-system-x86 busybox-static kmod rsync python3 xz-utils zstd gcc make libc6-dev
+dwarves libbpf-dev zlib1g-dev libzstd-dev"
 
 need_pkgs=""
 for p in $PKGS; do

@@ -48,18 +48,28 @@ for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults dmabuf_trace; do
 	gcc -static -O2 -Wall -Werror -Wno-unused-result -pthread -I "$hdr" -o "$bin/$t" "selftests/$t.c" 2>"$out/$t.cc.log" ||
 		{ cat "$out/$t.cc.log"; tap FAIL "compile $t"; }
 done
+# The BPF iterator test: the program for the BPF target (CO-RE, no
+# vmlinux.h), the loader linked statically with Debian's libbpf.
+clang-19 -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I /usr/include/x86_64-linux-gnu \
+	-c selftests/bpf/dmabuf_iter.bpf.c -o "$bin/dmabuf_iter.bpf.o" 2>"$out/bpf.cc.log" &&
+	gcc -static -O2 -Wall -Werror -Wno-unused-result -I "$hdr" -o "$bin/dmabuf_bpf_iter" \
+		selftests/dmabuf_bpf_iter.c -lbpf -lelf -lz -lzstd 2>>"$out/bpf.cc.log" ||
+	{ cat "$out/bpf.cc.log"; tap FAIL "compile the BPF iterator test (needs clang-19, libbpf-dev: scripts/setup-host.sh)"; }
+gcc -static -O2 -Wall -Werror -Wno-unused-result -pthread -I "$hdr" -o "$bin/dmabuf_fuzz" selftests/dmabuf_fuzz.c 2>"$out/fuzz.cc.log" ||
+	{ cat "$out/fuzz.cc.log"; tap FAIL "compile dmabuf_fuzz"; }
 make -s -C "$SRC/tools/testing/selftests/dmabuf-heaps" OUTPUT="$bin" KHDR_INCLUDES="-isystem $hdr" >"$out/upstream-heaps.cc.log" 2>&1 ||
 	{ cat "$out/upstream-heaps.cc.log"; tap FAIL "compile upstream dmabuf-heaps"; }
 
-suites="bench dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults upstream_heaps trace memcg"
+suites="bench fuzz dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults upstream_heaps trace memcg bpf_iter"
 for k in distro stock-distro; do
 	step "$k: booting for the bench checks and the userspace suites"
 	selftests/vm-run --kernel "$k" --append "dma_heap.mem_accounting=1" \
 		--put selftests/guest-suite.sh --put "$bin/dmabuf_uapi" --put "$bin/dmabuf_trace" \
 		--put "$bin/dmabuf_kapi" --put "$bin/dmabuf_heaps" --put "$bin/dmabuf_faults" --put "$bin/dmabuf-heap" \
+		--put "$bin/dmabuf_fuzz" --put "$bin/dmabuf_bpf_iter" --put "$bin/dmabuf_iter.bpf.o" \
 		-- sh /tmp/guest-suite.sh >"$out/run-$k.log" 2>&1
 	rc=$?
-	tr -d '\r' <"$out/run-$k.log" | grep -E '^[a-z_]+: (not )?ok [0-9]+ ' >"$out/tap-$k.txt"
+	tr -d '\r' <"$out/run-$k.log" | grep -E '^[a-z_]+: (not )?ok [0-9]+ |^fuzz: hash' >"$out/tap-$k.txt"
 	if [ $rc = 0 ] && grep -q '^suite-done' <(tr -d '\r' <"$out/run-$k.log"); then
 		tap OK "$k: boots and runs the suites (no oops or WARN)"
 	else
@@ -72,7 +82,7 @@ for k in distro stock-distro; do
 	done
 done
 norm() { grep "^$1: " "$2" | sed -E 's/^([a-z_]+: (not )?ok) [0-9]+ /\1 /; s/before=[0-9]+ after=[0-9]+/before=N after=N/' | sort; }
-for s in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults upstream_heaps trace memcg; do
+for s in fuzz dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults upstream_heaps trace memcg bpf_iter; do
 	if diff <(norm "$s" "$out/tap-distro.txt") <(norm "$s" "$out/tap-stock-distro.txt") >"$out/diff-$s.txt"; then
 		tap OK "differential: $s identical on distro and stock-distro ($(grep -c "^$s: ok" "$out/tap-distro.txt") passed)"
 	else

@@ -6,7 +6,9 @@
  *
  *   dmabuf_kapi              the normal suite (TAP)
  *   dmabuf_kapi export-errors  dma_buf_export with bad info: each call
- *                            WARNs (as upstream) and must fail with EINVAL
+ *                            WARNs (as upstream) and must fail with EINVAL;
+ *                            then an exporter's vmap fails twice, which
+ *                            warns once (WARN_ON_ONCE) and is ENOMEM twice
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -203,6 +205,9 @@ int main(int argc, char **argv)
 			r = ioctl(dev, DMABUF_TEST_EXPORT_ERROR, i);
 			printf("export error %d: %s\n", i, r == -1 ? strerrorname_np(errno) : "no error");
 		}
+		/* An exporter's vmap failing twice: one WARN in all. */
+		r = ioctl(dev, DMABUF_TEST_EXPORT_ERROR, 3);
+		printf("vmap error twice: %s\n", r == -1 ? strerrorname_np(errno) : "no error");
 		return 0;
 	}
 	printf("TAP version 13\n");

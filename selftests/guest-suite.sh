@@ -40,6 +40,10 @@ done
 # kernels), and memory-cgroup charging (this boot has mem_accounting on).
 /tmp/dmabuf_trace 2>&1 | sed "s/^/trace: /"
 /tmp/dmabuf_heaps memcg 2>&1 | sed "s/^/memcg: /"
+# The BPF dma-buf iterator (make distro puts it in: its kernels have BTF).
+if [ -e /tmp/dmabuf_iter.bpf.o ]; then
+	/tmp/dmabuf_bpf_iter /tmp/dmabuf_iter.bpf.o 2>&1 | sed "s/^/bpf_iter: /"
+fi
 # Upstream's own selftest, built unmodified from the kernel source. Its
 # lines are "ok N description" without a dash; add one for the parser.
 /tmp/dmabuf-heap 2>&1 | sed -E 's/^(not )?ok ([0-9]+) /\1ok \2 - /; s/^/upstream_heaps: /'

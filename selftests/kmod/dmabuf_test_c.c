@@ -386,6 +386,38 @@ static long do_heap_add_error(u32 which)
 	return IS_ERR(heap) ? PTR_ERR(heap) : 0;
 }
 
+/* An exporter whose vmap always fails (case 3 of do_export_error). */
+static struct sg_table *nomap_map(struct dma_buf_attachment *a, enum dma_data_direction dir)
+{
+	return ERR_PTR(-EINVAL);
+}
+
+static void nomap_unmap(struct dma_buf_attachment *a, struct sg_table *t,
+			enum dma_data_direction dir)
+{
+}
+
+static int failing_vmap(struct dma_buf *buf, struct iosys_map *map)
+{
+	return -ENOMEM;
+}
+
+static void nothing_to_release(struct dma_buf *buf)
+{
+}
+
+static const struct dma_buf_ops failing_vmap_ops = {
+	.map_dma_buf = nomap_map,
+	.unmap_dma_buf = nomap_unmap,
+	.vmap = failing_vmap,
+	.release = nothing_to_release,
+};
+
+/*
+ * Cases 0-2: dma_buf_export with bad info (each WARNs, as upstream).
+ * Case 3: an exporter's vmap fails twice; the core warns the first time
+ * only (upstream's WARN_ON_ONCE) and returns its error both times.
+ */
 static long do_export_error(u32 which)
 {
 	DEFINE_DMA_BUF_EXPORT_INFO(info);
@@ -404,6 +436,19 @@ static long do_export_error(u32 which)
 		info.ops = &test_ops;
 		info.priv = NULL;
 		break;
+	case 3: { /* vmap fails, twice */
+		struct iosys_map map;
+		int first, second;
+
+		info.ops = &failing_vmap_ops;
+		buf = dma_buf_export(&info);
+		if (IS_ERR(buf))
+			return PTR_ERR(buf);
+		first = dma_buf_vmap_unlocked(buf, &map);
+		second = dma_buf_vmap_unlocked(buf, &map);
+		dma_buf_put(buf);
+		return first == second ? second : -EPROTO;
+	}
 	default:
 		return -EINVAL;
 	}
