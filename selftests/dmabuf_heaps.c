@@ -80,6 +80,9 @@ static void common_rows(const char *name)
 	expect_errno(ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &d), EINVAL, name, "ALLOC of 0 bytes");
 	d = (struct dma_heap_allocation_data){ .len = UINT64_MAX - 4000, .fd_flags = O_RDWR };
 	expect_errno(ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &d), EINVAL, name, "ALLOC whose page-aligned length wraps to 0");
+	/* The smallest length that wraps: 2^64 - 4095. */
+	d = (struct dma_heap_allocation_data){ .len = UINT64_MAX - 4094, .fd_flags = O_RDWR };
+	expect_errno(ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &d), EINVAL, name, "ALLOC of 2^64 - 4095 bytes");
 	expect_errno(ioctl(heap, _IOWR('H', 1, struct dma_heap_allocation_data), &d), EINVAL, name, "ioctl nr 1");
 	expect_errno(ioctl(heap, _IO('x', 7)), EINVAL, name, "ioctl of another type, nr 7");
 
@@ -114,12 +117,41 @@ static void common_rows(const char *name)
 	result(alloc(heap, 4096, O_RDWR, &fd) == 0 && fcntl(fd, F_GETFD) == 0,
 	       "%s: fd without O_CLOEXEC", name);
 	close(fd);
+	/*
+	 * The fd_flags mask is O_CLOEXEC | O_ACCMODE, so the access mode 3
+	 * (neither O_RDONLY, O_WRONLY nor O_RDWR) passes it, and the buffer's
+	 * file keeps it.
+	 */
+	ret = alloc(heap, 4096, O_ACCMODE | O_CLOEXEC, &fd);
+	result(ret == 0 && (fcntl(fd, F_GETFL) & O_ACCMODE) == O_ACCMODE,
+	       "%s: ALLOC with fd_flags O_ACCMODE is accepted and the fd keeps that access mode", name);
+	if (!ret)
+		close(fd);
+
+	/* SYNC END with no START before it: the heaps accept it. */
+	if (alloc(heap, 4096, O_RDWR | O_CLOEXEC, &fd) == 0) {
+		struct dma_buf_sync s = { .flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ };
+
+		result(ioctl(fd, DMA_BUF_IOCTL_SYNC, &s) == 0, "%s: SYNC END READ without START succeeds", name);
+		s.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW;
+		result(ioctl(fd, DMA_BUF_IOCTL_SYNC, &s) == 0, "%s: SYNC END RW without START succeeds", name);
+		close(fd);
+	} else {
+		result(0, "%s: ALLOC for SYNC END without START", name);
+	}
 
 	/* The heap fd itself. */
 	{
 		char c;
 		expect_errno(read(heap, &c, 1), EINVAL, name, "read on the heap fd");
 		expect_errno(write(heap, &c, 1), EBADF, name, "write on the O_RDONLY heap fd");
+		ret = open(path, O_RDWR | O_CLOEXEC);
+		result(ret >= 0, "%s: open %s read-write", name, path);
+		if (ret >= 0) {
+			expect_errno(write(ret, &c, 1), EINVAL, name, "write on an O_RDWR heap fd");
+			expect_errno(read(ret, &c, 1), EINVAL, name, "read on an O_RDWR heap fd");
+			close(ret);
+		}
 		expect_errno(lseek(heap, 0, SEEK_SET), ESPIPE, name, "lseek on the heap fd");
 		result(mmap(NULL, 4096, PROT_READ, MAP_SHARED, heap, 0) == MAP_FAILED && errno == ENODEV,
 		       "%s: mmap of the heap fd fails with ENODEV", name);
@@ -188,6 +220,36 @@ static void cma_rows(const char *name, long area)
 		if (p != MAP_FAILED)
 			munmap(p, area * 3 / 4);
 		close(fd);
+	}
+	/*
+	 * No fd for a buffer of three quarters of the area: EMFILE, and the
+	 * buffer is freed (the same size fits again; a leak would leave only
+	 * a quarter).
+	 */
+	{
+		struct rlimit old, lim;
+		int fill[64], nfill = 0, ret, err;
+
+		getrlimit(RLIMIT_NOFILE, &old);
+		lim = old;
+		lim.rlim_cur = 64;
+		setrlimit(RLIMIT_NOFILE, &lim);
+		while (nfill < 64 && (fill[nfill] = dup(heap)) >= 0)
+			nfill++;
+		ret = alloc(heap, area * 3 / 4, O_RDWR | O_CLOEXEC, &fd);
+		err = errno;
+		if (!ret)
+			close(fd);
+		while (nfill)
+			close(fill[--nfill]);
+		setrlimit(RLIMIT_NOFILE, &old);
+		errno = err;
+		expect_errno(ret, EMFILE, name, "ALLOC of three quarters of the area with no free fd");
+		ret = alloc(heap, area * 3 / 4, O_RDWR | O_CLOEXEC, &fd);
+		result(ret == 0, "%s: the buffer of the EMFILE case was freed: three quarters of the area allocate again",
+		       name);
+		if (!ret)
+			close(fd);
 	}
 	/* Exhaust the area in 1 MiB buffers, free it, do it again. */
 	while (n < 512 && alloc(heap, 1 << 20, O_RDWR | O_CLOEXEC, &fds[n]) == 0)
@@ -337,6 +399,53 @@ static void kill_during_alloc(void)
 	       "system: a task killed during a large ALLOC dies and its memory comes back (within 64 MiB)");
 	heap = open("/dev/dma_heap/system", O_RDWR | O_CLOEXEC);
 	result(heap >= 0 && alloc(heap, 1 << 20, O_RDWR | O_CLOEXEC, &fd) == 0, "system: ALLOC works after that");
+	if (heap >= 0) {
+		close(fd);
+		close(heap);
+	}
+}
+
+/*
+ * A system-heap ALLOC of twice the RAM: ENOMEM, or the OOM killer stops the
+ * allocating task (it volunteers with oom_score_adj 1000, so no other task
+ * is chosen) and the heap gives up on the fatal signal. Either way the
+ * kernel lives on, the memory comes back and the heap works afterwards.
+ */
+static void alloc_beyond_ram(void)
+{
+	long total = mem_kib("MemTotal"), before = mem_kib("MemFree"), after = 0;
+	int status = 0, fd, heap;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		FILE *adj = fopen("/proc/self/oom_score_adj", "w");
+
+		if (!adj || fputs("1000", adj) < 0 || fclose(adj))
+			_exit(3);
+		heap = open("/dev/dma_heap/system", O_RDWR | O_CLOEXEC);
+		if (heap < 0)
+			_exit(4);
+		if (!alloc(heap, (__u64)total << 11, O_RDWR | O_CLOEXEC, &fd))
+			_exit(2);
+		_exit(errno == ENOMEM ? 0 : 1);
+	}
+	waitpid(pid, &status, 0);
+	for (int i = 0; i < 50; i++) {
+		after = mem_kib("MemFree");
+		if (after > before - 65536)
+			break;
+		usleep(100 * 1000);
+	}
+	if (WIFSIGNALED(status))
+		printf("# system: ALLOC of twice the RAM: killed by signal %d\n", WTERMSIG(status));
+	else
+		printf("# system: ALLOC of twice the RAM: exit status %d (0 = ENOMEM)\n", WEXITSTATUS(status));
+	result(((WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
+		(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) && after > before - 65536,
+	       "system: ALLOC of twice the RAM fails with ENOMEM or its task is OOM-killed, and the memory comes back (within 64 MiB)");
+	heap = open("/dev/dma_heap/system", O_RDWR | O_CLOEXEC);
+	result(heap >= 0 && alloc(heap, 1 << 20, O_RDWR | O_CLOEXEC, &fd) == 0,
+	       "system: ALLOC works after the ALLOC of twice the RAM");
 	if (heap >= 0) {
 		close(fd);
 		close(heap);
@@ -849,6 +958,7 @@ int main(int argc, char **argv)
 	cve_rows("system");
 	cve_rows("default_cma_region");
 	kill_during_alloc();
+	alloc_beyond_ram();
 	printf("1..%d\n", test_no);
 	return failed ? 1 : 0;
 }

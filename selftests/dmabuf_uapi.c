@@ -158,6 +158,11 @@ int main(void)
 	expect(ioctl(fd, DMA_BUF_IOCTL_SYNC, bad), EFAULT, "SYNC with a bad pointer");
 	sync.flags = DMA_BUF_SYNC_RW | 8;
 	expect(ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync), EINVAL, "SYNC with an unknown flag");
+	/* The flags are 64 bits wide: a bit above the low 32 counts too. */
+	sync.flags = DMA_BUF_SYNC_RW | (1ULL << 32);
+	expect(ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync), EINVAL, "SYNC with flag bit 32");
+	sync.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW | (1ULL << 63);
+	expect(ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync), EINVAL, "SYNC START with flag bit 63");
 	sync.flags = 0;
 	expect(ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync), EINVAL, "SYNC with neither READ nor WRITE");
 	sync.flags = DMA_BUF_SYNC_END;
@@ -187,6 +192,7 @@ int main(void)
 	expect(ioctl(fd, DMA_BUF_SET_NAME_B, longname), EINVAL, "SET_NAME of 63 chars");
 	longname[32] = 0;
 	expect(ioctl(fd, DMA_BUF_SET_NAME_B, longname), EINVAL, "SET_NAME of 32 chars");
+	expect(ioctl(fd, DMA_BUF_SET_NAME_A, longname), EINVAL, "SET_NAME_A of 32 chars");
 	longname[31] = 0;
 	expect(ioctl(fd, DMA_BUF_SET_NAME_B, longname), 0, "SET_NAME of 31 chars");
 	expect(ioctl(fd, DMA_BUF_SET_NAME_A, ""), 0, "SET_NAME_A empty");
@@ -282,6 +288,25 @@ int main(void)
 	im.flags = DMA_BUF_SYNC_WRITE;
 	im.fd = fd;
 	expect(ioctl(fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &im), EINVAL, "IMPORT_SYNC_FILE of a non-sync_file fd");
+	im.fd = -1;
+	expect(ioctl(fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &im), EINVAL, "IMPORT_SYNC_FILE of fd -1");
+	{
+		/* A real sync_file, so that only the flags can be refused. */
+		struct dma_buf_export_sync_file sf = { .flags = DMA_BUF_SYNC_READ, .fd = -1 };
+
+		r = ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &sf);
+		result(r == 0 && sf.fd >= 0, "a signalled sync_file to import");
+		im.fd = sf.fd;
+		im.flags = 0;
+		expect(ioctl(fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &im), EINVAL, "IMPORT_SYNC_FILE of a sync_file with flags 0");
+		im.flags = DMA_BUF_SYNC_RW | 4;
+		expect(ioctl(fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &im), EINVAL,
+		       "IMPORT_SYNC_FILE of a sync_file with an unknown flag");
+		im.flags = DMA_BUF_SYNC_READ;
+		expect(ioctl(fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &im), 0, "IMPORT_SYNC_FILE READ of that sync_file");
+		if (sf.fd >= 0)
+			close(sf.fd);
+	}
 	sw = open("/sys/kernel/debug/sync/sw_sync", O_RDWR);
 	if (sw < 0) {
 		printf("# SKIP sw_sync missing: fence tests not run\n");
