@@ -372,15 +372,19 @@ fi
 
 # 6. dma_buf_export with bad export info: WARN (as upstream) and EINVAL.
 # The same boot, without the heap parameter, checks that nothing is
-# charged to the memory cgroup.
+# charged to the memory cgroup, and (with 768 MiB, so that filling the
+# guest does not take long) that an ALLOC of twice the RAM fails or is
+# OOM-killed and leaves a working kernel.
 step "dma_buf_export error paths, and memcg without mem_accounting, on every kernel"
 for k in $kernels; do
-	selftests/vm-run --kernel "$k" --put "$bin/dmabuf_kapi" --put "$bin/dmabuf_heaps" -- \
-		sh -c '/tmp/dmabuf_heaps memcg | sed "s/^/memcg_off: /"; /tmp/dmabuf_kapi export-errors; echo "warnings: $(dmesg | grep -c "cut here")"' >"$out/experr-$k.log" 2>&1
+	selftests/vm-run --kernel "$k" --mem 768 --put "$bin/dmabuf_kapi" --put "$bin/dmabuf_heaps" -- \
+		sh -c '/tmp/dmabuf_heaps memcg | sed "s/^/memcg_off: /"; /tmp/dmabuf_heaps oom | sed "s/^/oom: /"; /tmp/dmabuf_kapi export-errors; echo "warnings: $(dmesg | grep -c "cut here")"' >"$out/experr-$k.log" 2>&1
 	rc=$?
-	tr -d '\r' <"$out/experr-$k.log" | grep -E '^memcg_off: (not )?ok [0-9]+ ' >"$out/memcg-off-$k.txt"
-	relay "$k" "$out/memcg-off-$k.txt"
-	[ -s "$out/memcg-off-$k.txt" ] || tap FAIL "$k/memcg_off: produced results"
+	for s in memcg_off oom; do
+		tr -d '\r' <"$out/experr-$k.log" | grep -E "^$s: (not )?ok [0-9]+ " >"$out/$s-$k.txt"
+		relay "$k" "$out/$s-$k.txt"
+		[ -s "$out/$s-$k.txt" ] || tap FAIL "$k/$s: produced results"
+	done
 	got=$(grep -c 'export error [0-2]: EINVAL' "$out/experr-$k.log")
 	warns=$(tr -d '\r' <"$out/experr-$k.log" | sed -n 's/^warnings: //p')
 	if [ $rc = 125 ] && [ "$got" = 3 ]; then
@@ -398,7 +402,8 @@ for k in $kernels; do
 done
 
 for k in $ours; do
-	differ memcg_off "$k" memcg-off
+	differ memcg_off "$k" memcg_off
+	differ oom "$k" oom
 done
 
 echo "# total: $(($(date +%s) - start)) s"
