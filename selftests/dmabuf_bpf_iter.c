@@ -32,6 +32,7 @@
 #include <linux/dma-heap.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "heap.h"
 #include "tap.h"
 
 #define MAX_RECORDS 4096
@@ -151,21 +152,6 @@ static int agrees_with_bufinfo(const struct record *rec, int n)
 		ok = 0;
 	}
 	return ok && rows > 0;
-}
-
-static int heap_alloc(const char *heap, size_t len)
-{
-	struct dma_heap_allocation_data d = { .len = len, .fd_flags = O_RDWR | O_CLOEXEC };
-	char path[128];
-	int fd, r;
-
-	snprintf(path, sizeof(path), "/dev/dma_heap/%s", heap);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	r = ioctl(fd, DMA_HEAP_IOCTL_ALLOC, &d);
-	close(fd);
-	return r ? -1 : (int)d.fd;
 }
 
 static unsigned long ino_of(int fd)

@@ -32,6 +32,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "kmod/dmabuf_test.h"
+#include "heap.h"
 #include "tap.h"
 
 #define MAX_POINTS 2000
@@ -99,21 +100,6 @@ static int count_fds(void)
 	for (int fd = 0; fd < 1024; fd++)
 		n += fcntl(fd, F_GETFD) != -1;
 	return n;
-}
-
-static int alloc(const char *heap, size_t len)
-{
-	char path[64];
-	struct dma_heap_allocation_data d = { .len = len, .fd_flags = O_RDWR | O_CLOEXEC };
-	int h, r;
-
-	snprintf(path, sizeof(path), "/dev/dma_heap/%s", heap);
-	h = open(path, O_RDONLY | O_CLOEXEC);
-	if (h < 0)
-		return -1;
-	r = ioctl(h, DMA_HEAP_IOCTL_ALLOC, &d);
-	close(h);
-	return r ? -1 : (int)d.fd;
 }
 
 /* The operations. Each returns 0 or -errno, and frees what it made. */
@@ -301,10 +287,10 @@ int main(void)
 		return 0;
 	}
 	test_dev = open("/dev/dmabuf_test", O_RDWR | O_CLOEXEC);
-	buf = alloc("system", 64 << 10);
+	buf = heap_alloc("system", 64 << 10);
 	{
 		struct dma_buf_export_sync_file e = { .flags = DMA_BUF_SYNC_RW, .fd = -1 };
-		int other = alloc("system", 4096);
+		int other = heap_alloc("system", 4096);
 
 		ioctl(other, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &e);
 		sync_file = e.fd;

@@ -372,6 +372,33 @@ static long mem_kib(const char *key)
 	return v;
 }
 
+/* MemFree once it is back within 64 MiB of before (at most 5 s). */
+static long memfree_back(long before)
+{
+	long after = 0;
+
+	for (int i = 0; i < 50; i++) {
+		after = mem_kib("MemFree");
+		if (after > before - 65536)
+			break;
+		usleep(100 * 1000);
+	}
+	return after;
+}
+
+/* The system heap still gives out 1 MiB. */
+static void system_heap_works(const char *after_what)
+{
+	int heap = open("/dev/dma_heap/system", O_RDWR | O_CLOEXEC), fd = -1;
+
+	result(heap >= 0 && alloc(heap, 1 << 20, O_RDWR | O_CLOEXEC, &fd) == 0, "system: ALLOC works after %s",
+	       after_what);
+	if (fd >= 0)
+		close(fd);
+	if (heap >= 0)
+		close(heap);
+}
+
 static void kill_during_alloc(void)
 {
 	long before = mem_kib("MemFree"), after = 0;
@@ -389,20 +416,10 @@ static void kill_during_alloc(void)
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	/* The pages come back once the child's last fd is closed. */
-	for (int i = 0; i < 50; i++) {
-		after = mem_kib("MemFree");
-		if (after > before - 65536)
-			break;
-		usleep(100 * 1000);
-	}
+	after = memfree_back(before);
 	result(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && after > before - 65536,
 	       "system: a task killed during a large ALLOC dies and its memory comes back (within 64 MiB)");
-	heap = open("/dev/dma_heap/system", O_RDWR | O_CLOEXEC);
-	result(heap >= 0 && alloc(heap, 1 << 20, O_RDWR | O_CLOEXEC, &fd) == 0, "system: ALLOC works after that");
-	if (heap >= 0) {
-		close(fd);
-		close(heap);
-	}
+	system_heap_works("that");
 }
 
 /*
@@ -430,12 +447,7 @@ static void alloc_beyond_ram(void)
 		_exit(errno == ENOMEM ? 0 : 1);
 	}
 	waitpid(pid, &status, 0);
-	for (int i = 0; i < 50; i++) {
-		after = mem_kib("MemFree");
-		if (after > before - 65536)
-			break;
-		usleep(100 * 1000);
-	}
+	after = memfree_back(before);
 	if (WIFSIGNALED(status))
 		printf("# system: ALLOC of twice the RAM: killed by signal %d\n", WTERMSIG(status));
 	else
@@ -443,13 +455,7 @@ static void alloc_beyond_ram(void)
 	result(((WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
 		(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) && after > before - 65536,
 	       "system: ALLOC of twice the RAM fails with ENOMEM or its task is OOM-killed, and the memory comes back (within 64 MiB)");
-	heap = open("/dev/dma_heap/system", O_RDWR | O_CLOEXEC);
-	result(heap >= 0 && alloc(heap, 1 << 20, O_RDWR | O_CLOEXEC, &fd) == 0,
-	       "system: ALLOC works after the ALLOC of twice the RAM");
-	if (heap >= 0) {
-		close(fd);
-		close(heap);
-	}
+	system_heap_works("the ALLOC of twice the RAM");
 }
 
 static void cve_rows(const char *name)
