@@ -60,15 +60,26 @@ gcc -static -O2 -Wall -Werror -Wno-unused-result -pthread -I "$hdr" -o "$bin/dma
 make -s -C "$SRC/tools/testing/selftests/dmabuf-heaps" OUTPUT="$bin" KHDR_INCLUDES="-isystem $hdr" >"$out/upstream-heaps.cc.log" 2>&1 ||
 	{ cat "$out/upstream-heaps.cc.log"; tap FAIL "compile upstream dmabuf-heaps"; }
 
-suites="bench fuzz dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults upstream_heaps trace memcg bpf_iter"
+# No dmabuf_faults: a shipped kernel has no fault injection (it SKIPs).
+suites="bench fuzz dmabuf_uapi dmabuf_kapi dmabuf_heaps upstream_heaps trace memcg bpf_iter"
 for k in distro stock-distro; do
 	step "$k: booting for the bench checks and the userspace suites"
-	selftests/vm-run --kernel "$k" --append "dma_heap.mem_accounting=1" \
-		--put selftests/guest-suite.sh --put "$bin/dmabuf_uapi" --put "$bin/dmabuf_trace" \
-		--put "$bin/dmabuf_kapi" --put "$bin/dmabuf_heaps" --put "$bin/dmabuf_faults" --put "$bin/dmabuf-heap" \
-		--put "$bin/dmabuf_fuzz" --put "$bin/dmabuf_bpf_iter" --put "$bin/dmabuf_iter.bpf.o" \
-		-- sh /tmp/guest-suite.sh >"$out/run-$k.log" 2>&1
-	rc=$?
+	# A defconfig guest under TCG with 2 vCPUs now and then dies early in
+	# boot on an int3 in code being live-patched (a static key), before
+	# any of our code runs; then it boots once more, and says so.
+	for attempt in 1 2; do
+		selftests/vm-run --kernel "$k" --append "dma_heap.mem_accounting=1" \
+			--put selftests/guest-suite.sh --put "$bin/dmabuf_uapi" --put "$bin/dmabuf_trace" \
+			--put "$bin/dmabuf_kapi" --put "$bin/dmabuf_heaps" --put "$bin/dmabuf_faults" --put "$bin/dmabuf-heap" \
+			--put "$bin/dmabuf_fuzz" --put "$bin/dmabuf_bpf_iter" --put "$bin/dmabuf_iter.bpf.o" \
+			-- sh /tmp/guest-suite.sh >"$out/run-$k.log" 2>&1
+		rc=$?
+		if [ $rc = 126 ] && ! grep -q '^bench: ' "$out/run-$k.log" && [ $attempt = 1 ]; then
+			grep -a -m1 'Oops\|panic' "$out/run-$k.log" | sed 's/^/# died while booting, booting again: /'
+			continue
+		fi
+		break
+	done
 	tr -d '\r' <"$out/run-$k.log" | grep -E '^[a-z_]+: (not )?ok [0-9]+ |^fuzz: hash' >"$out/tap-$k.txt"
 	if [ $rc = 0 ] && grep -q '^suite-done' <(tr -d '\r' <"$out/run-$k.log"); then
 		tap OK "$k: boots and runs the suites (no oops or WARN)"
@@ -82,7 +93,8 @@ for k in distro stock-distro; do
 	done
 done
 norm() { grep "^$1: " "$2" | sed -E 's/^([a-z_]+: (not )?ok) [0-9]+ /\1 /; s/before=[0-9]+ after=[0-9]+/before=N after=N/' | sort; }
-for s in fuzz dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults upstream_heaps trace memcg bpf_iter; do
+for s in $suites; do
+	[ "$s" = bench ] && continue
 	if diff <(norm "$s" "$out/tap-distro.txt") <(norm "$s" "$out/tap-stock-distro.txt") >"$out/diff-$s.txt"; then
 		tap OK "differential: $s identical on distro and stock-distro ($(grep -c "^$s: ok" "$out/tap-distro.txt") passed)"
 	else

@@ -745,6 +745,11 @@ static void __exit test_exit(void)
 	misc_deregister(&test_misc);
 }
 
+/* Tells userspace whether importers should see page links (read-only). */
+static bool dmabuf_debug = IS_ENABLED(CONFIG_DMABUF_DEBUG);
+module_param(dmabuf_debug, bool, 0444);
+MODULE_PARM_DESC(dmabuf_debug, "the kernel has CONFIG_DMABUF_DEBUG (read-only)");
+
 module_init(test_init);
 module_exit(test_exit);
 MODULE_DESCRIPTION("dma-buf C ABI test exporter and importer");
