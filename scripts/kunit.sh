@@ -24,6 +24,7 @@ if [ "${DMABUF_RS_KVM:-0}" != 1 ]; then
 	mkdir -p "$qdir"
 	ln -sf "$REPO/scripts/qemu-tcg" "$qdir/qemu-system-x86_64"
 	export PATH="$qdir:$PATH"
+	log "kunit.py's QEMU runs through scripts/qemu-tcg, which drops its -accel kvm (DMABUF_RS_KVM=1 keeps it)"
 fi
 log "kunit.py: building the KUnit kernel in $CACHE/build-kunit and running the suite (the first build takes about 10 minutes)"
 cd "$SRC"
