@@ -8,7 +8,7 @@
 #   bench       ours, no debug options
 #   stock-bench upstream's C core, no debug options
 #   kcsan       ours, KCSAN and lockdep instead of KASAN (make stress)
-#   distro      x86_64_defconfig with networking, BPF and io_uring, the
+#   distro      x86_64_defconfig with networking, BPF (and BTF) and io_uring, the
 #               Rust core built in, no debug options (make distro)
 #   stock-distro the same with upstream's C core
 # A second run rebuilds only what changed. Prints the build directory.

@@ -21,7 +21,7 @@ step() { local t=$(($(date +%s) - start)); printf '# [%02d:%02d] %s\n' $((t / 60
 
 for k in distro stock-distro; do
 	case $k in
-	distro) took="the first time about 25 minutes on 2 cores" ;;
+	distro) took="the first time about an hour on 2 cores: a defconfig kernel with debug info for BTF" ;;
 	*) took="a few minutes: it starts from a copy of the distro tree" ;;
 	esac
 	step "building the $k kernel ($took; log: $out/build-$k.log)"
