@@ -285,12 +285,14 @@ gst_loopback() { # gst_loopback SRC-IO-MODE SINK-IO-MODE
 	if [ -n "$found" ]; then
 		tap gst OK "$desc: a frame looped back from vivid's HDMI output is the source's"
 	elif [ "$(sort -u $out/loop/seen 2>/dev/null)" = "$plain_ref" ]; then
-		# Every frame looped back is the last one of the earlier import
-		# pipelines (75% bars, the first check's reference): vivid-001's
-		# output never showed this pipeline's frames. Seen on both cores
-		# alike after the other client parts (not when gst runs alone).
+		# Every frame captured is 75% colour bars, the first check's
+		# reference: what vivid-001 shows when the loopback does not
+		# carry this pipeline's frames (its own generator, or the earlier
+		# import pipelines' last frame; the two are the same image). Seen
+		# on both cores alike, in either direction, after the other
+		# client parts, and not every time.
 		tap gst TODO "$desc: a frame looped back from vivid's HDMI output is the source's" \
-			"vivid-001's output kept the previous pipeline's last frame, on the C core too"
+			"vivid-001 showed only 75% bars, not the loopback, on the C core too"
 	else
 		sed 's/^/# /' $out/gst-loop.log | tail -n 20
 		tap gst FAIL "$desc: no frame looped back from vivid's HDMI output is the source's"
