@@ -143,8 +143,11 @@ mod glue {
         #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
         pub(crate) fn dmabuf_rs_cma_alignment() -> c_uint;
         pub(crate) fn dmabuf_rs_mem_accounting() -> bool;
+        #[cfg(not(CONFIG_MODULE_UNLOAD))]
         pub(crate) fn dmabuf_rs_try_module_get(module: *mut bindings::module) -> bool;
+        #[cfg(not(CONFIG_MODULE_UNLOAD))]
         pub(crate) fn dmabuf_rs_module_get(module: *mut bindings::module);
+        #[cfg(not(CONFIG_MODULE_UNLOAD))]
         pub(crate) fn dmabuf_rs_module_put(module: *mut bindings::module);
         #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
         pub(crate) fn cma_alloc(

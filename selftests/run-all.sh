@@ -380,7 +380,7 @@ fi
 # charged to the memory cgroup, and (with 768 MiB, so that filling the
 # guest does not take long) that an ALLOC of twice the RAM fails or is
 # OOM-killed and leaves a working kernel.
-step "dma_buf_export error paths, and memcg without mem_accounting, on every kernel"
+step "dma_buf_export error paths, a failing vmap, memcg without mem_accounting and an ALLOC of twice the RAM, on every kernel"
 for k in $kernels; do
 	selftests/vm-run --kernel "$k" --mem 768 --put "$bin/dmabuf_kapi" --put "$bin/dmabuf_heaps" -- \
 		sh -c '/tmp/dmabuf_heaps memcg | sed "s/^/memcg_off: /"; /tmp/dmabuf_heaps oom | sed "s/^/oom: /"; /tmp/dmabuf_kapi export-errors; echo "warnings: $(dmesg | grep -c "cut here")"' >"$out/experr-$k.log" 2>&1

@@ -228,6 +228,8 @@ unsigned int dmabuf_rs_cma_alignment(void)
 }
 #endif
 
+#ifndef CONFIG_MODULE_UNLOAD
+/* Static inline without module unloading (otherwise Rust calls them). */
 bool dmabuf_rs_try_module_get(struct module *module)
 {
 	return try_module_get(module);
@@ -242,6 +244,7 @@ void dmabuf_rs_module_put(struct module *module)
 {
 	module_put(module);
 }
+#endif
 
 #ifdef CONFIG_DMABUF_HEAPS
 bool dmabuf_rs_mem_accounting(void)

@@ -38,9 +38,11 @@ void dmabuf_rs_sync_for_device(struct device *dev, struct sg_table *sgt,
 bool dmabuf_rs_fatal_signal_pending(void);
 unsigned int dmabuf_rs_cma_alignment(void);
 bool dmabuf_rs_mem_accounting(void);
+#ifndef CONFIG_MODULE_UNLOAD
 bool dmabuf_rs_try_module_get(struct module *module);
 void dmabuf_rs_module_get(struct module *module);
 void dmabuf_rs_module_put(struct module *module);
+#endif
 struct file *dmabuf_rs_sync_file_create(struct dma_fence *fence);
 void dmabuf_rs_sg_set_dma_only(struct scatterlist *sg, dma_addr_t addr, unsigned int len);
 

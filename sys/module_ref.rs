@@ -1,11 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 //! A counted reference on a kernel module (`try_module_get`/`module_put`).
-//! The calls go through `sys/glue.c`: without `CONFIG_MODULE_UNLOAD` they
-//! are static inline functions.
+//! With `CONFIG_MODULE_UNLOAD` these are exported functions, called
+//! directly (every buffer takes two such references); without it they are
+//! static inline functions, reached through `sys/glue.c`.
 //!
 //! C header: [`include/linux/module.h`](srctree/include/linux/module.h)
 
-use super::glue;
+#[cfg(CONFIG_MODULE_UNLOAD)]
+use kernel::bindings::{__module_get, module_put, try_module_get};
+
+#[cfg(not(CONFIG_MODULE_UNLOAD))]
+use super::glue::{
+    dmabuf_rs_module_get as __module_get, dmabuf_rs_module_put as module_put,
+    dmabuf_rs_try_module_get as try_module_get,
+};
 use kernel::bindings;
 use kernel::prelude::*;
 
@@ -32,7 +40,7 @@ impl ModuleRef {
     /// `module` must be NULL or a module that is alive during the call.
     pub(crate) unsafe fn try_get(module: *mut bindings::module) -> Result<Self> {
         // SAFETY: By the safety requirements.
-        if !unsafe { glue::dmabuf_rs_try_module_get(module) } {
+        if !unsafe { try_module_get(module) } {
             return Err(ENOENT);
         }
         // INVARIANT: Taken just above.
@@ -43,7 +51,7 @@ impl ModuleRef {
     pub(crate) fn this_module() -> Self {
         let module = super::this_module();
         // SAFETY: The module is alive: we are running its code.
-        unsafe { glue::dmabuf_rs_module_get(module) };
+        unsafe { __module_get(module) };
         // INVARIANT: Taken just above.
         ModuleRef { module }
     }
@@ -57,6 +65,6 @@ impl ModuleRef {
 impl Drop for ModuleRef {
     fn drop(&mut self) {
         // SAFETY: By the type invariant we own this reference.
-        unsafe { glue::dmabuf_rs_module_put(self.module) };
+        unsafe { module_put(self.module) };
     }
 }
