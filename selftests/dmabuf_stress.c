@@ -286,7 +286,20 @@ int main(int argc, char **argv)
 	timeline = open("/sys/kernel/debug/sync/sw_sync", O_RDWR | O_CLOEXEC);
 	for (int i = 0; i < n; i++)
 		pthread_create(&th[i], NULL, fns[i], NULL);
-	sleep(secs);
+	/* Long runs show progress every 5 minutes. */
+	for (int done = 0; done < secs;) {
+		int step = secs - done < 300 ? secs - done : 300;
+		long sum = 0;
+
+		sleep(step);
+		done += step;
+		for (int i = 0; i < n; i++)
+			sum += ops[i];
+		if (done < secs) {
+			printf("# stress: %d s of %d, %ld operations so far\n", done, secs, sum);
+			fflush(stdout);
+		}
+	}
 	atomic_store(&stop, 1);
 	for (int i = 0; i < n; i++)
 		pthread_join(th[i], NULL);

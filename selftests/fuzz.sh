@@ -26,10 +26,5 @@ gcc -static -O2 -Wall -Werror -Wno-unused-result -I "$CACHE/build-$kernel/usr-he
 	-o "$bin/dmabuf_fuzz" selftests/dmabuf_fuzz.c || die "compiling selftests/dmabuf_fuzz.c failed"
 
 log "fuzzing $kernel for ${duration}s from seed $seed ($ops operations per seed)"
-guest='end=$(($(cut -d. -f1 /proc/uptime) + '$duration')); s='$seed'; n=0
-while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
-	/tmp/dmabuf_fuzz $s '$ops' | grep -v "^hash@" || { echo "fuzz: seed $s failed"; exit 1; }
-	s=$((s + 1)); n=$((n + '$ops'))
-done
-echo "fuzz: $n operations, seeds '$seed'..$((s - 1))"'
-selftests/vm-run --kernel "$kernel" --timeout $((duration * 3 + 600)) --put "$bin/dmabuf_fuzz" -- sh -c "$guest"
+selftests/vm-run --kernel "$kernel" --timeout $((duration * 3 + 600)) --put "$bin/dmabuf_fuzz" \
+	--put selftests/fuzz-loop -- sh /tmp/fuzz-loop "$duration" "$seed" "$ops"
