@@ -28,7 +28,8 @@
 #     it): the same CYCLES cycles, where the memory counters are exact, so
 #     the second half of the cycles must not grow Slab or MemFree.
 #
-# KERNELS picks the steps (two make stress runs with different KERNELS may
+# SKIP_BUILD=1 boots the kernels and test modules as last built (without
+# waiting for another build to finish). KERNELS picks the steps (two make stress runs with different KERNELS may
 # run at once, each booting its own guest). Any splat, unexpected errno or
 # growth fails it. Prints the operation counts. KCSAN instruments the C
 # code (the kernel, the C glue and the test module), not Rust code: it
@@ -42,6 +43,7 @@ duration=${DURATION:-600}
 cycles=${CYCLES:-1000}
 kernels=${KERNELS:-test kcsan bench}
 fuzz=${FUZZ:-1}
+skip_build=${SKIP_BUILD:-0}
 bin=$CACHE/bin
 mkdir -p "$bin"
 want() { case " $kernels " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -71,8 +73,10 @@ compile() {
 rc=0
 if want test; then
 	log "building the test kernel and the test modules if needed"
-	scripts/build-kernel.sh test >/dev/null
-	scripts/build-kmods.sh test >/dev/null
+	if [ "$skip_build" != 1 ]; then
+		scripts/build-kernel.sh test >/dev/null
+		scripts/build-kmods.sh test >/dev/null
+	fi
 	compile test
 	log "test: ${duration}s of racing threads$([ "$fuzz" = 1 ] && echo " and the fuzzer"), then the unload race and $cycles load cycles"
 	selftests/vm-run --kernel test --timeout $((duration * 2 + cycles * 4 + 900)) "${puts[@]}" -- \
@@ -81,7 +85,7 @@ fi
 
 if want kcsan; then
 	log "building the kcsan kernel and its test modules if needed"
-	if scripts/build-kernel.sh kcsan >/dev/null && scripts/build-kmods.sh kcsan >/dev/null; then
+	if [ "$skip_build" = 1 ] || { scripts/build-kernel.sh kcsan >/dev/null && scripts/build-kmods.sh kcsan >/dev/null; }; then
 		compile kcsan
 		kcycles=$((cycles < 100 ? cycles : 100))
 		log "kcsan: ${duration}s of racing threads$([ "$fuzz" = 1 ] && echo " and the fuzzer"), then the unload race and $kcycles load cycles with late kobject releases"
