@@ -6,10 +6,20 @@
  * binary for both kernels; the same heap names exist on both.
  *
  *   dmabuf-bench icount|wall [--batches N]
+ *   dmabuf-bench profile OP HEAP SIZE N [--batches N]
  *
  * "icount" runs the CPU-bound rows (the guest runs under QEMU -icount, so
  * CLOCK_MONOTONIC counts guest instructions), "wall" the memory-bound rows
  * (zeroing, page touch) and the 2-thread row under plain TCG.
+ *
+ * "profile" (selftests/bench/profile.sh) runs one row's operation OP
+ * (see prof_ops below) on HEAP with SIZE-byte buffers: first timed as the
+ * row is (warm-ups, then --batches batches, 10 by default), then N more
+ * times between the markers of the insn-profile QEMU plugin, which counts
+ * the kernel's instructions per address in between. It prints
+ *   T,ref,row,batches,k,ns_per_op   the row's median, timed as make bench does
+ *   T,profiled,ops,ns,pairs         the profiled run: operations, ns in all
+ *                                   (between the clock reads), marker pairs
  *
  * Output, one record a line, read by run-bench.sh:
  *   R,op,heap,size,batch,k,ns   one timed batch of k operations (ns in all)
@@ -691,6 +701,241 @@ static void clock_facts(void)
 	fflush(stdout);
 }
 
+/* ---- profile mode (selftests/bench/profile.sh) ---- */
+
+/*
+ * The markers of selftests/bench/insn-profile.c: 7-byte NOPs,
+ * "nopl 0x3c465250(%rax)" and "nopl 0x3e465250(%rax)". The plugin counts
+ * the instructions executed between a start and the next stop; without
+ * the plugin they do nothing.
+ */
+static inline void profile_start(void)
+{
+	__asm__ volatile(".byte 0x0f, 0x1f, 0x80, 0x50, 0x52, 0x46, 0x3c" ::: "memory");
+}
+
+static inline void profile_stop(void)
+{
+	__asm__ volatile(".byte 0x0f, 0x1f, 0x80, 0x50, 0x52, 0x46, 0x3e" ::: "memory");
+}
+
+enum prof_kind {
+	PK_BATCH,	/* one batch function, as run() times it: one marker pair */
+	PK_B1,		/* ALLOC + close, as b1_b2() times it: a pair per operation */
+	PK_B2_ALLOC,	/* ALLOC alone */
+	PK_B2_CLOSE,	/* close alone */
+};
+
+enum prof_setup {
+	PS_BUF,		/* c.fd: a buffer of the heap and size */
+	PS_HEAPFD,	/* c.fd: the heap's device fd */
+	PS_HOLD,	/* a buffer, attached and mapped by /dev/dmabuf_bench */
+	PS_SYNC_FILE,	/* a buffer, and c.fd2 a sync file exported from it */
+	PS_FDINFO,	/* a buffer, c.path its /proc/self/fdinfo file */
+	PS_NONE,
+};
+
+struct prof_op {
+	const char *name;	/* profile.sh's OP */
+	const char *row;	/* the make bench row it is */
+	enum prof_kind kind;
+	enum prof_setup setup;
+	batch_fn fn;
+	unsigned long arg;
+	long k;			/* the row's operations per batch ... */
+	int scaled;		/* ... for small buffers: k_for(size, k) */
+};
+
+static const struct prof_op prof_ops[] = {
+	{ "ioctl-floor", "floor: unknown ioctl (dma-buf fd)", PK_BATCH, PS_BUF, b_unknown_ioctl, 0, 200, 0 },
+	{ "ioctl-floor-heap", "floor: unknown ioctl (heap fd)", PK_BATCH, PS_HEAPFD, b_unknown_ioctl, 0, 200, 0 },
+	{ "alloc-close", "B1 ALLOC+close", PK_B1, PS_NONE, NULL, 0, 64, 1 },
+	{ "alloc", "B2 ALLOC", PK_B2_ALLOC, PS_NONE, NULL, 0, 64, 1 },
+	{ "close", "B2 close", PK_B2_CLOSE, PS_NONE, NULL, 0, 64, 1 },
+	{ "mmap-touch", "B3 mmap+touch+munmap", PK_BATCH, PS_BUF, b_mmap_touch, 0, 16, 1 },
+	{ "sync", "B4 SYNC START+END", PK_BATCH, PS_BUF, b_sync, 0, 100, 0 },
+	{ "sync-importer", "B4 SYNC START+END (importer)", PK_BATCH, PS_HOLD, b_sync, 0, 100, 0 },
+	{ "set-name", "B5 SET_NAME", PK_BATCH, PS_BUF, b_set_name, 0, 100, 0 },
+	{ "export-sync-file", "B5 EXPORT_SYNC_FILE+close", PK_BATCH, PS_BUF, b_export_sync_file, 0, 100, 0 },
+	{ "import-sync-file", "B5 IMPORT_SYNC_FILE", PK_BATCH, PS_SYNC_FILE, b_import_sync_file, 0, 100, 0 },
+	{ "attach-map", "B6 attach+map+unmap+detach", PK_BATCH, PS_BUF, b_kernel_loop,
+	  DMABUF_BENCH_ATTACH_MAP, 32, 1 },
+	{ "vmap-first", "B7 vmap+vunmap first", PK_BATCH, PS_BUF, b_kernel_loop, DMABUF_BENCH_VMAP_FIRST, 32, 1 },
+	{ "vmap-repeat", "B7 vmap+vunmap repeated", PK_BATCH, PS_BUF, b_kernel_loop,
+	  DMABUF_BENCH_VMAP_REPEAT, 100, 0 },
+	{ "dup-close", "B8 dup+close", PK_BATCH, PS_BUF, b_dup_close, 0, 200, 0 },
+	{ "fdinfo", "B8 fdinfo read", PK_BATCH, PS_FDINFO, b_fdinfo, 0, 50, 0 },
+};
+#define NPROF_OPS (sizeof(prof_ops) / sizeof(prof_ops[0]))
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * One B1/B2 batch of k operations timed as b1_b2() does; with "mark",
+ * the operation that kind measures is between the markers. Returns the
+ * ns of that operation in all, UINT64_MAX on error.
+ */
+static uint64_t prof_alloc_batch(enum prof_kind kind, int h, size_t size, long k, int mark)
+{
+	uint64_t ns = 0, t0, t1, t2;
+	long i;
+	int fd;
+
+	for (i = 0; i < k; i++) {
+		if (mark && kind != PK_B2_CLOSE)
+			profile_start();
+		t0 = now_ns();
+		fd = heap_alloc(h, size);
+		t1 = now_ns();
+		if (mark && kind == PK_B2_ALLOC)
+			profile_stop();
+		if (fd < 0) {
+			if (mark && kind == PK_B1)
+				profile_stop();
+			return UINT64_MAX;
+		}
+		if (mark && kind == PK_B2_CLOSE)
+			profile_start();
+		close(fd);
+		t2 = now_ns();
+		if (mark && kind != PK_B2_ALLOC)
+			profile_stop();
+		ns += kind == PK_B1 ? t2 - t0 : kind == PK_B2_ALLOC ? t1 - t0 : t2 - t1;
+	}
+	return ns;
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (end == s)
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		v *= KiB, end++;
+	else if (*end == 'M' || *end == 'm')
+		v *= MiB, end++;
+	if (*end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int profile_main(int argc, char **argv)
+{
+	const struct prof_op *op = NULL;
+	struct fd_ctx c = { .fd = -1, .fd2 = -1 };
+	uint64_t ns, *per_op;
+	long n, k, i, batches = nbatches > 0 ? nbatches : 1;
+	size_t size, j;
+	int h = -1, buf = -1, held = 0, ret = 1;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: dmabuf-bench profile OP HEAP SIZE N [--batches N]\nOP:");
+		for (j = 0; j < NPROF_OPS; j++)
+			fprintf(stderr, " %s", prof_ops[j].name);
+		fprintf(stderr, "\n");
+		return 2;
+	}
+	for (j = 0; j < NPROF_OPS; j++)
+		if (!strcmp(argv[0], prof_ops[j].name))
+			op = &prof_ops[j];
+	for (i = 0; i < NHEAPS; i++)
+		if (!strcmp(argv[1], heaps[i]) || (!strcmp(argv[1], "cma") && i == 1))
+			h = (int)i;
+	n = atol(argv[3]);
+	if (!op || h < 0 || parse_size(argv[2], &size) || !size || n <= 0) {
+		printf("E,%s,%s,0,profile: unknown operation, heap, size or count (%s %s %s %s)\n",
+		       argv[0], argv[1], argv[0], argv[1], argv[2], argv[3]);
+		return 2;
+	}
+	k = op->scaled ? k_for(size, op->k) : op->k;
+	printf("I,profile,%s,%s,%s,%zu,%ld\n", op->name, op->row, heaps[h], size, n);
+
+	c.size = size;
+	if (op->setup == PS_HEAPFD) {
+		c.fd = heap_fd[h];
+	} else if (op->setup != PS_NONE) {
+		buf = heap_alloc(h, size);
+		if (buf < 0) {
+			fail(op->row, heaps[h], size, "DMA_HEAP_IOCTL_ALLOC");
+			return 1;
+		}
+		c.fd = buf;
+		c.arg = op->arg;
+	}
+	if (op->setup == PS_HOLD) {
+		if (ioctl(bench_dev, DMABUF_BENCH_HOLD, c.fd)) {
+			fail(op->row, heaps[h], size, "DMABUF_BENCH_HOLD (attach+map)");
+			goto out;
+		}
+		held = 1;
+	} else if (op->setup == PS_SYNC_FILE) {
+		struct dma_buf_export_sync_file e = { .flags = DMA_BUF_SYNC_READ, .fd = -1 };
+
+		if (ioctl(c.fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &e)) {
+			fail(op->row, heaps[h], size, "EXPORT_SYNC_FILE");
+			goto out;
+		}
+		c.fd2 = e.fd;
+	} else if (op->setup == PS_FDINFO) {
+		snprintf(c.path, sizeof(c.path), "/proc/self/fdinfo/%d", c.fd);
+	}
+
+	/* The row as make bench times it: warm-ups, then the batches' median. */
+	progress("profile %s: %s on %s, %zu bytes: %ld warm-up and %ld timed batches of %ld",
+		 op->name, op->row, heaps[h], size, (long)warmups(size), batches, k);
+	per_op = calloc(batches, sizeof(*per_op));
+	if (!per_op)
+		goto out;
+	for (i = -warmups(size); i < batches; i++) {
+		ns = op->kind == PK_BATCH ? op->fn(&c, k) : prof_alloc_batch(op->kind, h, size, k, 0);
+		if (ns == UINT64_MAX) {
+			fail(op->row, heaps[h], size, "operation failed");
+			free(per_op);
+			goto out;
+		}
+		if (i >= 0)
+			per_op[i] = ns / k;
+	}
+	qsort(per_op, batches, sizeof(*per_op), cmp_u64);
+	printf("T,ref,%s,%ld,%ld,%llu\n", op->row, batches, k,
+	       (unsigned long long)(batches % 2 ? per_op[batches / 2] :
+				    (per_op[batches / 2 - 1] + per_op[batches / 2]) / 2));
+	free(per_op);
+
+	/* The profiled run. */
+	progress("profile %s: %ld operations between the markers", op->name, n);
+	if (op->kind == PK_BATCH) {
+		profile_start();
+		ns = op->fn(&c, n);
+		profile_stop();
+	} else {
+		ns = prof_alloc_batch(op->kind, h, size, n, 1);
+	}
+	if (ns == UINT64_MAX) {
+		fail(op->row, heaps[h], size, "operation failed (profiled run)");
+		goto out;
+	}
+	printf("T,profiled,%ld,%llu,%ld\n", n, (unsigned long long)ns, op->kind == PK_BATCH ? 1 : n);
+	ret = 0;
+out:
+	if (held)
+		ioctl(bench_dev, DMABUF_BENCH_UNHOLD, 0);
+	if (c.fd2 >= 0)
+		close(c.fd2);
+	if (buf >= 0)
+		close(buf);
+	fflush(stdout);
+	return ret;
+}
+
 /* ---- main ---- */
 
 static int open_dmabuf(int h, size_t size, const char *op)
@@ -831,21 +1076,26 @@ static void wall_rows(void)
 int main(int argc, char **argv)
 {
 	struct rlimit rl = { 110000, 110000 };
-	int wall, h, i;
+	int wall, profile, h, i;
 	char path[64];
 
-	if (argc < 2 || (strcmp(argv[1], "icount") && strcmp(argv[1], "wall"))) {
-		fprintf(stderr, "usage: %s icount|wall [--batches N]\n", argv[0]);
+	if (argc < 2 || (strcmp(argv[1], "icount") && strcmp(argv[1], "wall") && strcmp(argv[1], "profile"))) {
+		fprintf(stderr, "usage: %s icount|wall [--batches N]\n"
+			"       %s profile OP HEAP SIZE N [--batches N]\n", argv[0], argv[0]);
 		return 2;
 	}
+	profile = !strcmp(argv[1], "profile");
 	wall = !strcmp(argv[1], "wall");
+	if (profile)
+		nbatches = 10;
 	for (i = 2; i + 1 < argc; i++)
 		if (!strcmp(argv[i], "--batches"))
 			nbatches = atoi(argv[i + 1]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("I,mode,%s\n", argv[1]);
 	printf("I,batches,%d\n", nbatches);
-	clock_facts();
+	if (!profile)
+		clock_facts();
 	for (h = 0; h < NHEAPS; h++) {
 		snprintf(path, sizeof(path), "/dev/dma_heap/%s", heaps[h]);
 		heap_fd[h] = open(path, O_RDONLY | O_CLOEXEC);
@@ -859,6 +1109,8 @@ int main(int argc, char **argv)
 		printf("E,-,-,0,open /dev/dmabuf_bench (is dmabuf_bench.ko loaded?): %s\n", strerror(errno));
 		return 1;
 	}
+	if (profile)
+		return profile_main(argc - 2, argv + 2);
 	if (!wall) {
 		if (setrlimit(RLIMIT_NOFILE, &rl))
 			printf("E,B9,-,0,setrlimit(RLIMIT_NOFILE 110000): %s\n", strerror(errno));
