@@ -28,10 +28,16 @@
 #     it): the same CYCLES cycles, where the memory counters are exact, so
 #     the second half of the cycles must not grow Slab or MemFree.
 #
-# SKIP_BUILD=1 boots the kernels and test modules as last built (without
-# waiting for another build to finish). KERNELS picks the steps (two make stress runs with different KERNELS may
-# run at once, each booting its own guest). Any splat, unexpected errno or
-# growth fails it. Prints the operation counts. KCSAN instruments the C
+# The guests run on the host's TSC (clocksource=tsc with the host's
+# frequency, as make bench does): a TCG guest cannot calibrate it and
+# otherwise falls back to a jiffies clock that loses ticks while the host
+# is busy, so that DURATION seconds of guest time took up to twice as long
+# and under-counted the real time. The guest prints its clocksource.
+#
+# KERNELS picks the steps (two make stress runs with different KERNELS may
+# run at once, each booting its own guest); SKIP_BUILD=1 boots the kernels
+# and test modules as last built (without waiting for another build to
+# finish). Any splat, unexpected errno or growth fails it. Prints the operation counts. KCSAN instruments the C
 # code (the kernel, the C glue and the test module), not Rust code: it
 # sees races where one side is C.
 set -euo pipefail
@@ -46,13 +52,17 @@ fuzz=${FUZZ:-1}
 skip_build=${SKIP_BUILD:-0}
 bin=$CACHE/bin
 mkdir -p "$bin"
+gcc -O2 -Wall -Werror -o "$bin/tsc-khz.$$" selftests/bench/tsc-khz.c || die "compiling selftests/bench/tsc-khz.c failed"
+mv -f "$bin/tsc-khz.$$" "$bin/tsc-khz"
+khz=$("$bin/tsc-khz") || die "cannot measure the host's TSC frequency"
+clock=(--append "clocksource=tsc tsc=reliable tsc_early_khz=$khz")
 want() { case " $kernels " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # The guest's command: the racing threads for $duration seconds with the
 # fuzzer alongside, then (if $1 is not empty) `dmabuf_heaps rmmod $1`.
 guest_cmd() {
-	local c=""
-	[ "$fuzz" = 1 ] && c="sh /tmp/fuzz-loop $duration 1 5000 >/tmp/fuzz.log 2>&1 & f=\$!; "
+	local c="echo \"clocksource: \$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)\"; "
+	[ "$fuzz" = 1 ] && c="${c}sh /tmp/fuzz-loop $duration 1 5000 >/tmp/fuzz.log 2>&1 & f=\$!; "
 	c="$c/tmp/dmabuf_stress $duration; r=\$?"
 	[ "$fuzz" = 1 ] && c="$c; wait \$f || r=1; grep -v '^ok ' /tmp/fuzz.log"
 	[ -n "${1:-}" ] && c="$c; [ \$r = 0 ] && /tmp/dmabuf_heaps rmmod $1 || r=1"
@@ -72,24 +82,24 @@ compile() {
 
 rc=0
 if want test; then
-	log "building the test kernel and the test modules if needed"
 	if [ "$skip_build" != 1 ]; then
+		log "building the test kernel and the test modules if needed"
 		scripts/build-kernel.sh test >/dev/null
 		scripts/build-kmods.sh test >/dev/null
 	fi
 	compile test
 	log "test: ${duration}s of racing threads$([ "$fuzz" = 1 ] && echo " and the fuzzer"), then the unload race and $cycles load cycles"
-	selftests/vm-run --kernel test --timeout $((duration * 2 + cycles * 4 + 900)) "${puts[@]}" -- \
+	selftests/vm-run --kernel test "${clock[@]}" --timeout $((duration * 2 + cycles * 4 + 900)) "${puts[@]}" -- \
 		sh -c "$(guest_cmd "50 $cycles")" || rc=1
 fi
 
 if want kcsan; then
-	log "building the kcsan kernel and its test modules if needed"
+	[ "$skip_build" = 1 ] || log "building the kcsan kernel and its test modules if needed"
 	if [ "$skip_build" = 1 ] || { scripts/build-kernel.sh kcsan >/dev/null && scripts/build-kmods.sh kcsan >/dev/null; }; then
 		compile kcsan
 		kcycles=$((cycles < 100 ? cycles : 100))
 		log "kcsan: ${duration}s of racing threads$([ "$fuzz" = 1 ] && echo " and the fuzzer"), then the unload race and $kcycles load cycles with late kobject releases"
-		selftests/vm-run --kernel kcsan --timeout $((duration * 2 + kcycles * 10 + 2400)) "${puts[@]}" -- \
+		selftests/vm-run --kernel kcsan "${clock[@]}" --timeout $((duration * 2 + kcycles * 10 + 2400)) "${puts[@]}" -- \
 			sh -c "$(guest_cmd "50 $kcycles")" || rc=1
 	else
 		log "building the kcsan kernel failed"
@@ -101,7 +111,7 @@ if want bench; then
 	if [ -f "$CACHE/build-bench/arch/x86/boot/bzImage" ]; then
 		compile bench
 		log "bench: $cycles load cycles on the non-debug kernel (memory growth)"
-		selftests/vm-run --kernel bench --timeout $((cycles + 600)) --put "$bin/dmabuf_heaps" -- \
+		selftests/vm-run --kernel bench "${clock[@]}" --timeout $((cycles + 600)) --put "$bin/dmabuf_heaps" -- \
 			/tmp/dmabuf_heaps rmmod 5 "$cycles" || rc=1
 	else
 		log "SKIP the memory-growth cycles: the bench kernel is not built (make bench builds it)"
