@@ -14,19 +14,24 @@ use core::sync::atomic::AtomicBool;
 use kernel::device::Device;
 use kernel::dma::DataDirection;
 use kernel::prelude::*;
-use kernel::sync::aref::ARef;
 
 impl DmaBuf {
     /// Attaches `dev` (`dma_buf_dynamic_attach`); a dynamic importer brings
     /// `importer_ops`. The attachment lives until [`DmaBuf::detach`].
-    pub(crate) fn attach(
+    ///
+    /// # Safety
+    ///
+    /// `dev` must stay alive until the attachment is detached: like C, the
+    /// core takes no reference on the importer's device.
+    pub(crate) unsafe fn attach(
         &self,
-        dev: ARef<Device>,
+        dev: &Device,
         importer_ops: Option<&'static AttachOps>,
         importer_priv: *mut core::ffi::c_void,
     ) -> Result<&Attachment> {
         let ops = importer_ops.map_or(core::ptr::null(), core::ptr::from_ref);
-        // SAFETY: `importer_ops` is static.
+        // SAFETY: `importer_ops` is static; `dev` outlives the attachment
+        // by the safety requirements.
         let new = unsafe { Attachment::alloc(self, dev, ops, importer_priv)? };
         self.exporter_attach(new.get())?;
         let a = new.publish();

@@ -5,7 +5,8 @@
 //! drop, a [`Mapping`] unmaps, a [`CpuAccess`] ends the access bracket and a
 //! [`Vmap`] drops its vmap reference. A guard borrows what it came from, so
 //! a buffer cannot be detached while mapped, nor unbalanced calls written.
-//! An attachment holds its device (`ARef<Device>`), so it cannot outlive it.
+//! An [`AttachmentGuard`] holds its device (`ARef<Device>`), so the
+//! attachment cannot outlive it (the core itself keeps no reference, as C).
 
 use super::locked::LockedDmaBuf;
 use crate::sys::attachment::Attachment;
@@ -23,14 +24,20 @@ use kernel::sync::aref::ARef;
 pub(crate) struct AttachmentGuard<'a> {
     buf: &'a DmaBuf,
     attach: &'a Attachment,
+    /// The attached device, alive as long as the attachment (dropped
+    /// after `drop` detached).
+    _dev: ARef<Device>,
 }
 
 impl DmaBuf {
     /// Attaches `dev` as a static importer.
     pub(crate) fn attach_guard(&self, dev: ARef<Device>) -> Result<AttachmentGuard<'_>> {
+        // SAFETY: The guard keeps `dev` until after it detached.
+        let attach = unsafe { self.attach(&dev, None, core::ptr::null_mut())? };
         Ok(AttachmentGuard {
             buf: self,
-            attach: self.attach(dev, None, core::ptr::null_mut())?,
+            attach,
+            _dev: dev,
         })
     }
 

@@ -213,8 +213,9 @@ unsafe extern "C" fn dma_buf_iter_next(dmabuf: *mut DmaBuf) -> *mut DmaBuf {
 /// # Safety
 ///
 /// `dmabuf` must be NULL or a live buffer the caller holds a reference on,
-/// `dev` NULL or a valid device, and `importer_ops` NULL or a table that
-/// outlives the attachment.
+/// `dev` NULL or a device that stays valid until the attachment is
+/// detached, and `importer_ops` NULL or a table that outlives the
+/// attachment.
 #[no_mangle]
 unsafe extern "C" fn dma_buf_dynamic_attach(
     dmabuf: *mut DmaBuf,
@@ -229,7 +230,9 @@ unsafe extern "C" fn dma_buf_dynamic_attach(
     };
     // SAFETY: NULL or outliving the attachment, by the C contract.
     let ops = unsafe { importer_ops.as_ref() };
-    match b.attach(dev.into(), ops, importer_priv) {
+    // SAFETY: The importer keeps its device until it detaches (the C
+    // contract; upstream takes no reference either).
+    match unsafe { b.attach(dev, ops, importer_priv) } {
         Ok(a) => core::ptr::from_ref(a).cast_mut(),
         Err(e) => e.to_ptr(),
     }

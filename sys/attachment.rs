@@ -10,7 +10,6 @@ use core::ptr::{addr_of_mut, NonNull};
 use kernel::bindings;
 use kernel::device::Device;
 use kernel::prelude::*;
-use kernel::sync::aref::ARef;
 use kernel::types::Opaque;
 
 /// The importer's operations (`struct dma_buf_attach_ops`).
@@ -23,8 +22,8 @@ pub(crate) struct AttachOps(bindings::dma_buf_attach_ops);
 ///
 /// The attachment was made by [`Attachment::alloc`] and is not yet freed;
 /// `dmabuf`, `dev`, `importer_ops` and `importer_priv` are constant, `dev`
-/// is referenced by the attachment, and `importer_ops` is NULL or outlives
-/// it.
+/// outlives the attachment (the importer's promise, as in C: no reference
+/// is taken), and `importer_ops` is NULL or outlives it.
 #[repr(transparent)]
 pub(crate) struct Attachment(Opaque<bindings::dma_buf_attachment>);
 
@@ -77,15 +76,15 @@ impl Attachment {
         self.0.get()
     }
 
-    /// Allocates an attachment of `dev` to `buf`, holding a reference on
-    /// `dev` until it is freed.
+    /// Allocates an attachment of `dev` to `buf`.
     ///
     /// # Safety
     ///
-    /// `importer_ops` must be NULL or valid for the attachment's life.
+    /// `dev` must outlive the attachment, and `importer_ops` be NULL or
+    /// valid for the attachment's life.
     pub(crate) unsafe fn alloc(
         buf: &DmaBuf,
-        dev: ARef<Device>,
+        dev: &Device,
         importer_ops: *const AttachOps,
         importer_priv: *mut core::ffi::c_void,
     ) -> Result<NewAttachment> {
@@ -94,10 +93,10 @@ impl Attachment {
             GFP_KERNEL,
         )?)
         .cast::<bindings::dma_buf_attachment>();
-        // SAFETY: The attachment is new and ours; the device reference
-        // passes to it (dropped in `free`).
+        // SAFETY: The attachment is new and ours. `Device` wraps a
+        // `struct device` transparently.
         unsafe {
-            (*a).dev = ARef::into_raw(dev).as_ptr().cast();
+            (*a).dev = core::ptr::from_ref(dev).cast_mut().cast();
             (*a).dmabuf = buf.as_raw();
             let ops = importer_ops.cast::<bindings::dma_buf_attach_ops>();
             if !ops.is_null() {
@@ -112,23 +111,15 @@ impl Attachment {
         Ok(NewAttachment(unsafe { NonNull::new_unchecked(a.cast()) }))
     }
 
-    /// Frees an attachment and drops its device reference.
+    /// Frees an attachment.
     ///
     /// # Safety
     ///
     /// `ptr` must come from [`Attachment::alloc`], be unlinked, and nothing
     /// may use it afterwards.
     pub(crate) unsafe fn free(ptr: *mut bindings::dma_buf_attachment) {
-        // SAFETY: By the safety requirements; `dev` holds the reference
-        // taken in `alloc`.
-        unsafe {
-            drop(ARef::<Device>::from_raw(NonNull::new_unchecked(
-                (*ptr).dev.cast(),
-            )));
-            drop(KBox::from_raw(
-                ptr.cast::<Opaque<bindings::dma_buf_attachment>>(),
-            ));
-        }
+        // SAFETY: By the safety requirements.
+        drop(unsafe { KBox::from_raw(ptr.cast::<Opaque<bindings::dma_buf_attachment>>()) });
     }
 
     /// The buffer.
@@ -144,7 +135,7 @@ impl Attachment {
     }
 
     /// The attached device's pointer, valid while the attachment lives
-    /// (it holds a reference).
+    /// (type invariant).
     pub(crate) fn raw_device(&self) -> *mut bindings::device {
         // SAFETY: Constant by the type invariant.
         unsafe { (*self.as_raw()).dev }
