@@ -24,6 +24,7 @@ pub(crate) mod dma_buf_ops;
 pub(crate) mod export_info;
 pub(crate) mod fence;
 pub(crate) mod iosys_map;
+pub(crate) mod kmem;
 pub(crate) mod module_ref;
 pub(crate) mod pages;
 pub(crate) mod poll_slot;
@@ -98,6 +99,9 @@ mod glue {
         pub(crate) fn dmabuf_rs_spin_lock_init(lock: *mut bindings::spinlock_t);
         pub(crate) fn dmabuf_rs_vma_pages(vma: *mut bindings::vm_area_struct) -> c_ulong;
         pub(crate) fn dmabuf_rs_vm_flags_set(vma: *mut bindings::vm_area_struct, flags: c_ulong);
+        pub(crate) fn dmabuf_rs_kzalloc(size: usize) -> *mut core::ffi::c_void;
+        pub(crate) fn dmabuf_rs_kzalloc_64() -> *mut core::ffi::c_void;
+        pub(crate) fn dmabuf_rs_kzalloc_128() -> *mut core::ffi::c_void;
         pub(crate) fn dmabuf_rs_list_add(
             entry: *mut bindings::list_head,
             head: *mut bindings::list_head,

@@ -5,6 +5,7 @@
 
 use super::dma_buf::DmaBuf;
 use super::glue;
+use super::kmem;
 use super::resv::ResvHeld;
 use core::ptr::{addr_of_mut, NonNull};
 use kernel::bindings;
@@ -88,11 +89,8 @@ impl Attachment {
         importer_ops: *const AttachOps,
         importer_priv: *mut core::ffi::c_void,
     ) -> Result<NewAttachment> {
-        let a = KBox::into_raw(KBox::new(
-            Opaque::<bindings::dma_buf_attachment>::zeroed(),
-            GFP_KERNEL,
-        )?)
-        .cast::<bindings::dma_buf_attachment>();
+        // SAFETY: An all-zero attachment is valid plain data.
+        let a = unsafe { kmem::kzalloc::<bindings::dma_buf_attachment>()? }.as_ptr();
         // SAFETY: The attachment is new and ours. `Device` wraps a
         // `struct device` transparently.
         unsafe {
@@ -107,7 +105,7 @@ impl Attachment {
             bindings::INIT_LIST_HEAD(addr_of_mut!((*a).node));
         }
         // INVARIANT: Set up above.
-        // SAFETY: From `KBox::into_raw`.
+        // SAFETY: From `kzalloc`, not NULL.
         Ok(NewAttachment(unsafe { NonNull::new_unchecked(a.cast()) }))
     }
 
@@ -118,8 +116,8 @@ impl Attachment {
     /// `ptr` must come from [`Attachment::alloc`], be unlinked, and nothing
     /// may use it afterwards.
     pub(crate) unsafe fn free(ptr: *mut bindings::dma_buf_attachment) {
-        // SAFETY: By the safety requirements.
-        drop(unsafe { KBox::from_raw(ptr.cast::<Opaque<bindings::dma_buf_attachment>>()) });
+        // SAFETY: By the safety requirements: from `kzalloc` in `alloc`.
+        unsafe { kmem::kfree(NonNull::new_unchecked(ptr)) };
     }
 
     /// The buffer.

@@ -156,6 +156,22 @@ void dmabuf_rs_vm_flags_set(struct vm_area_struct *vma, unsigned long flags)
 	vm_flags_set(vma, flags);
 }
 
+void *dmabuf_rs_kzalloc(size_t size)
+{
+	return kzalloc(size, GFP_KERNEL);
+}
+
+/* A constant size lets kzalloc() pick its kmalloc cache at compile time. */
+void *dmabuf_rs_kzalloc_64(void)
+{
+	return kzalloc(64, GFP_KERNEL);
+}
+
+void *dmabuf_rs_kzalloc_128(void)
+{
+	return kzalloc(128, GFP_KERNEL);
+}
+
 void dmabuf_rs_list_add(struct list_head *entry, struct list_head *head)
 {
 	list_add(entry, head);

@@ -20,6 +20,7 @@
 use super::attachment::Attachment;
 use super::check;
 use super::glue;
+use super::kmem;
 use super::pages::Chunk;
 use core::ptr::NonNull;
 use kernel::bindings;
@@ -182,11 +183,8 @@ impl OwnedTable {
         // at page boundaries as `sg_alloc_table_from_pages` cuts them.
         let entries: usize = chunks.iter().map(|c| c.len().div_ceil(MAX_SEGMENT)).sum();
         let n = u32::try_from(entries)?;
-        let s = KBox::into_raw(KBox::new(
-            // SAFETY: Zero is a valid empty table and entry.
-            unsafe { core::mem::zeroed::<TableStorage>() },
-            GFP_KERNEL,
-        )?);
+        // SAFETY: Zero is a valid empty table and entry, plain C data.
+        let s = unsafe { kmem::kzalloc::<TableStorage>()? }.as_ptr();
         // SAFETY: `s` is ours; `table` is its first field (`repr(C)`).
         let t = unsafe { NonNull::new_unchecked(core::ptr::addr_of_mut!((*s).table)) };
         if n == 1 {
@@ -204,7 +202,7 @@ impl OwnedTable {
             let ret = unsafe { bindings::sg_alloc_table(t.as_ptr(), n, bindings::GFP_KERNEL) };
             if ret != 0 {
                 // SAFETY: Nothing was allocated inside; free the storage.
-                drop(unsafe { KBox::from_raw(s) });
+                unsafe { kmem::kfree(NonNull::new_unchecked(s)) };
                 return Err(Error::from_errno(ret));
             }
         }
@@ -260,7 +258,7 @@ impl Drop for OwnedTable {
             unsafe { bindings::sg_free_table(self.ptr.as_ptr()) };
         }
         // SAFETY: The table is the first field of a storage we own.
-        drop(unsafe { KBox::from_raw(self.ptr.as_ptr().cast::<TableStorage>()) });
+        unsafe { kmem::kfree(self.ptr.cast::<TableStorage>()) };
     }
 }
 

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Zeroed `kmalloc` of plain C objects, for the per-attachment and
+//! per-map hot paths.
+//!
+//! C header: [`include/linux/slab.h`](srctree/include/linux/slab.h)
+//!
+//! The `kernel` crate's `KBox` allocates through its `Allocator` trait,
+//! which reallocates NULL with `krealloc_node_align()` and frees by
+//! reallocating to size 0, with a bucket lookup for the variable size: on
+//! the bench kernel that is about 150 guest instructions per object more
+//! than C's `kzalloc()` of a constant size (the instruction profile of B6,
+//! `selftests/bench/profile.sh attach-map system 4K`).
+//! Objects that are plain C data, valid when all-zero and without drop
+//! glue (an attachment, a scatter-gather table with its inline entry),
+//! use these two instead. Everything else stays in `KBox`.
+
+use super::glue;
+use core::ptr::NonNull;
+use kernel::bindings;
+use kernel::prelude::*;
+
+/// Allocates a zeroed `T` with `kzalloc(GFP_KERNEL)`.
+///
+/// # Safety
+///
+/// All-zero bytes must be a valid `T`, and `T` must need no drop: the
+/// object is given back with [`kfree`] only.
+pub(crate) unsafe fn kzalloc<T>() -> Result<NonNull<T>> {
+    const { assert!(core::mem::align_of::<T>() <= bindings::ARCH_KMALLOC_MINALIGN) };
+    // SAFETY: Any size may be asked for; kmalloc aligns to at least
+    // `ARCH_KMALLOC_MINALIGN`, which is enough for `T` (asserted above).
+    // The size is known here, not in C: the small ones call a wrapper with
+    // a constant size (kmalloc's own bucket for it), which saves the
+    // bucket lookup of a variable-size `kzalloc`.
+    let p = unsafe {
+        match core::mem::size_of::<T>() {
+            0..=64 => glue::dmabuf_rs_kzalloc_64(),
+            65..=128 => glue::dmabuf_rs_kzalloc_128(),
+            n => glue::dmabuf_rs_kzalloc(n),
+        }
+    };
+    NonNull::new(p.cast()).ok_or(ENOMEM)
+}
+
+/// Frees an object from [`kzalloc`].
+///
+/// # Safety
+///
+/// `p` must come from [`kzalloc`] and not be used afterwards.
+pub(crate) unsafe fn kfree<T>(p: NonNull<T>) {
+    // SAFETY: kmalloc'ed by the safety requirements.
+    unsafe { bindings::kfree(p.as_ptr().cast()) };
+}
