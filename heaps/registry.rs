@@ -11,6 +11,7 @@
 
 use crate::dma_buf::DmaBuf;
 use crate::sys::cdev::{Node, Region};
+use crate::sys::check_ptr;
 use kernel::ffi::{c_char, c_ulong, c_void};
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
@@ -75,8 +76,7 @@ impl DmaHeap {
         let f = unsafe { (*self.ops).allocate }.ok_or(EINVAL)?;
         let me = core::ptr::from_ref(self).cast_mut();
         // SAFETY: A live heap; the callback follows the dma_heap_ops contract.
-        let buf =
-            kernel::error::from_err_ptr(unsafe { f(me, len as c_ulong, fd_flags, heap_flags) })?;
+        let buf = check_ptr(unsafe { f(me, len as c_ulong, fd_flags, heap_flags) })?;
         let buf = core::ptr::NonNull::new(buf).ok_or(ENOMEM)?;
         // SAFETY: A new buffer of this core with one reference for us.
         Ok(unsafe { ARef::from_raw(buf) })

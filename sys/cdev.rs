@@ -14,7 +14,7 @@
 use super::glue;
 use core::ptr::NonNull;
 use kernel::bindings;
-use kernel::error::{from_err_ptr, to_result};
+use kernel::error::to_result;
 use kernel::ffi::{c_char, c_int, c_long, c_uint, c_ulong};
 use kernel::prelude::*;
 
@@ -138,7 +138,7 @@ impl Region {
                 name.as_char_ptr(),
             )
         };
-        if let Err(e) = from_err_ptr(dev) {
+        if let Err(e) = super::check_ptr(dev) {
             // SAFETY: Added above.
             unsafe { bindings::cdev_del(cdev.as_ptr()) };
             return Err(e);

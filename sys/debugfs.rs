@@ -74,7 +74,7 @@ impl Dir {
     pub(crate) fn new<T: Show>(dir: &'static CStr, file: &'static CStr) -> Self {
         // SAFETY: A static name.
         let d = unsafe { bindings::debugfs_create_dir(dir.as_char_ptr(), core::ptr::null_mut()) };
-        if !d.is_null() && kernel::error::from_err_ptr(d).is_ok() {
+        if !d.is_null() && super::check_ptr(d).is_ok() {
             // SAFETY: A valid directory; the table and name are static.
             unsafe {
                 bindings::debugfs_create_file_full(

@@ -17,7 +17,6 @@ use super::module_ref::ModuleRef;
 use super::resv::{Resv, ResvHeld};
 use core::ptr::{addr_of, addr_of_mut, NonNull};
 use kernel::bindings;
-use kernel::error::from_err_ptr;
 use kernel::fs::File;
 use kernel::prelude::*;
 use kernel::sync::aref::{ARef, AlwaysRefCounted};
@@ -76,7 +75,7 @@ impl BufName {
         let p = unsafe {
             bindings::strndup_user(addr as *const kernel::ffi::c_char, NAME_LEN as isize)
         };
-        let p = from_err_ptr(p)?;
+        let p = super::check_ptr(p)?;
         // INVARIANT: A new kmalloc'ed string (never NULL on success).
         Ok(BufName {
             ptr: NonNull::new(p).ok_or(ENOMEM)?,

@@ -15,7 +15,6 @@ use super::iosys_map::IosysMap;
 use super::sg_table::{MappedTable, OwnedTable};
 use kernel::bindings;
 use kernel::dma::DataDirection;
-use kernel::error::from_err_ptr;
 use kernel::mm::virt::VmaNew;
 use kernel::prelude::*;
 
@@ -165,7 +164,7 @@ impl DmaBufOps {
     pub(crate) unsafe fn map(&self, a: &Attachment, dir: DataDirection) -> Result<MappedTable> {
         let f = self.0.map_dma_buf.ok_or(EINVAL)?;
         // SAFETY: By the safety requirements.
-        let t = from_err_ptr(unsafe { f(a.as_raw(), dir.into()) })?;
+        let t = super::check_ptr(unsafe { f(a.as_raw(), dir.into()) })?;
         // SAFETY: The exporter hands the table over until unmap.
         unsafe { MappedTable::from_raw(t.cast()) }.ok_or(ENOMEM)
     }

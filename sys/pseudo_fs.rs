@@ -20,7 +20,6 @@ use super::poll_slot::PollRequest;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use kernel::bindings;
-use kernel::error::from_err_ptr;
 use kernel::ffi::{c_char, c_int, c_long, c_uint, c_ulong};
 use kernel::fs::File;
 use kernel::mm::virt::VmaNew;
@@ -91,7 +90,7 @@ impl Mount {
             (*fs_type).init_fs_context = Some(init_fs_context::<T>);
         }
         // SAFETY: The type is set up above.
-        let mnt = from_err_ptr(unsafe { bindings::kern_mount(FS_TYPE.0.get()) })?;
+        let mnt = super::check_ptr(unsafe { bindings::kern_mount(FS_TYPE.0.get()) })?;
         FOPS.store(
             core::ptr::from_ref(&FileTable::<T>::FOPS).cast_mut(),
             Ordering::Release,
@@ -144,7 +143,7 @@ pub(crate) fn new_file(new: NewDmaBuf, flags: i32) -> Result<ARef<DmaBuf>> {
     let size = i64::try_from(new.buf().size()).map_err(|_| EINVAL)?;
     // SAFETY: The mount is alive while a `Mount` exists, which is the whole
     // time buffers can be made.
-    let inode = from_err_ptr(unsafe { bindings::alloc_anon_inode((*mnt).mnt_sb) })?;
+    let inode = super::check_ptr(unsafe { bindings::alloc_anon_inode((*mnt).mnt_sb) })?;
     // SAFETY: `inode` is new and only ours.
     unsafe {
         (*inode).i_size = size;
@@ -163,7 +162,7 @@ pub(crate) fn new_file(new: NewDmaBuf, flags: i32) -> Result<ARef<DmaBuf>> {
             FOPS.load(Ordering::Acquire),
         )
     };
-    let file = match from_err_ptr(file) {
+    let file = match super::check_ptr(file) {
         Ok(f) => f,
         Err(e) => {
             // SAFETY: The failed call did not consume the inode.
