@@ -103,18 +103,34 @@ impl Exporter for HeapBuffer {
     fn map(&self, attach: &Attachment, dir: DataDirection) -> Result<OwnedTable> {
         let table = OwnedTable::from_chunks(self.chunks.as_slice())?;
         let mut state = self.state.lock();
-        // Room first, so that recording the mapping below cannot fail.
-        state.mapped.reserve(1, GFP_KERNEL)?;
+        // Room first, so that recording the mapping below cannot fail (the
+        // vector keeps its room once grown: usually nothing to do here).
+        if state.mapped.spare_capacity_mut().is_empty() {
+            state.mapped.reserve(1, GFP_KERNEL)?;
+        }
         let mapped = DeviceTable::map(attach, &table, dir)?;
-        state.mapped.push(mapped, GFP_KERNEL)?;
+        if let Err(e) = state.mapped.push_within_capacity(mapped) {
+            // Not reached: room was made above. Unmaps on drop.
+            drop(e);
+            return Err(ENOMEM);
+        }
         Ok(table)
     }
 
     #[inline]
     fn unmap(&self, _attach: &Attachment, table: OwnedTable, _dir: DataDirection) {
         let mut state = self.state.lock();
-        let i = state.mapped.iter().position(|m| m.is_of(&table));
-        let mapping = i.and_then(|i| state.mapped.remove(i).ok());
+        // The order of the records does not matter: the found one swaps
+        // with the last, which is popped.
+        let mapping = state
+            .mapped
+            .iter()
+            .position(|m| m.is_of(&table))
+            .and_then(|i| {
+                let last = state.mapped.len() - 1;
+                state.mapped.as_mut_slice().swap(i, last);
+                state.mapped.pop()
+            });
         drop(state);
         // The DMA mapping goes before the table it maps.
         drop(mapping);
