@@ -9,7 +9,13 @@
 //! `miscdevice.rs`. Each node's `struct cdev` comes from `cdev_alloc`, so
 //! its memory belongs to its kobject: an `open` racing `cdev_del` or a
 //! delayed kobject release never touches freed memory, and the table's
-//! `owner` keeps this module loaded while a node is open.
+//! `owner` keeps this module loaded while a node is open. For the same
+//! reason the class comes from `class_create`: its memory belongs to the
+//! driver core, which frees it when the class's last kobject reference
+//! goes, possibly after `class_destroy` and after this module is gone
+//! (`CONFIG_DEBUG_KOBJECT_RELEASE` makes that late on purpose). The
+//! class's name stays a string of this module; after unregistering, the
+//! driver core reads it only in a `pr_debug` of the release.
 
 use super::glue;
 use core::ptr::NonNull;
@@ -37,12 +43,12 @@ pub(crate) trait ChrdevOps: 'static {
 ///
 /// # Invariants
 ///
-/// `devt` is an allocated region of `count` minors and `class` a
-/// registered class, both owned by this object.
+/// `devt` is an allocated region of `count` minors and `class` a class
+/// from `class_create`, both owned by this object.
 pub(crate) struct Region {
     devt: bindings::dev_t,
     count: u32,
-    class: KBox<bindings::class>,
+    class: NonNull<bindings::class>,
     fops: &'static bindings::file_operations,
 }
 
@@ -84,20 +90,29 @@ impl Region {
     /// Allocates `count` minors named `name` and registers the class; the
     /// nodes will have the operations of `T`.
     pub(crate) fn new<T: ChrdevOps>(name: &'static CStr, count: u32) -> Result<Self> {
-        let mut class = KBox::new(pin_init::zeroed::<bindings::class>(), GFP_KERNEL)?;
-        class.name = T::CLASS.as_char_ptr();
-        class.devnode = Some(devnode::<T>);
         let mut devt: bindings::dev_t = 0;
         // SAFETY: Valid out pointer and static name.
         to_result(unsafe {
             bindings::alloc_chrdev_region(&mut devt, 0, count, name.as_char_ptr())
         })?;
-        // SAFETY: The class is set up and outlives its registration (we own it).
-        if let Err(e) = to_result(unsafe { bindings::class_register(&*class) }) {
-            // SAFETY: Allocated above.
-            unsafe { bindings::unregister_chrdev_region(devt, count) };
-            return Err(e);
-        }
+        // SAFETY: A static name.
+        let class =
+            match super::check_ptr(unsafe { bindings::class_create(T::CLASS.as_char_ptr()) }) {
+                // `class_create` never returns NULL on success.
+                Ok(c) => NonNull::new(c).ok_or(ENOMEM),
+                Err(e) => Err(e),
+            };
+        let class = match class {
+            Ok(c) => c,
+            Err(e) => {
+                // SAFETY: Allocated above.
+                unsafe { bindings::unregister_chrdev_region(devt, count) };
+                return Err(e);
+            }
+        };
+        // SAFETY: No device of the class exists yet, so nothing reads
+        // `devnode` concurrently (upstream's dma-heap sets it the same way).
+        unsafe { (*class.as_ptr()).devnode = Some(devnode::<T>) };
         // INVARIANT: Both registered above.
         Ok(Region {
             devt,
@@ -130,7 +145,7 @@ impl Region {
         // SAFETY: A registered class and a valid name for `%s`.
         let dev = unsafe {
             bindings::device_create(
-                &*self.class,
+                self.class.as_ptr(),
                 core::ptr::null_mut(),
                 devt,
                 core::ptr::null_mut(),
@@ -147,7 +162,7 @@ impl Region {
         Ok(Node {
             cdev,
             devt,
-            class: &*self.class,
+            class: self.class.as_ptr(),
         })
     }
 }
@@ -157,7 +172,7 @@ impl Drop for Region {
         // SAFETY: Registered by `new` (type invariant); every node is gone
         // (they borrow nothing, but the owner drops them first).
         unsafe {
-            bindings::class_unregister(&*self.class);
+            bindings::class_destroy(self.class.as_ptr());
             bindings::unregister_chrdev_region(self.devt, self.count);
         }
     }
