@@ -95,14 +95,11 @@ impl Region {
         to_result(unsafe {
             bindings::alloc_chrdev_region(&mut devt, 0, count, name.as_char_ptr())
         })?;
-        // SAFETY: A static name.
-        let class =
-            match super::check_ptr(unsafe { bindings::class_create(T::CLASS.as_char_ptr()) }) {
-                // `class_create` never returns NULL on success.
-                Ok(c) => NonNull::new(c).ok_or(ENOMEM),
-                Err(e) => Err(e),
-            };
-        let class = match class {
+        // SAFETY: A static name (the module documentation says when the
+        // driver core reads it after unregistering).
+        let class = unsafe { bindings::class_create(T::CLASS.as_char_ptr()) };
+        // `class_create` returns an `ERR_PTR` on failure, never NULL.
+        let class = match super::check_ptr(class).and_then(|c| NonNull::new(c).ok_or(ENOMEM)) {
             Ok(c) => c,
             Err(e) => {
                 // SAFETY: Allocated above.
