@@ -123,6 +123,7 @@ mod glue {
             head: *mut bindings::list_head,
         );
         pub(crate) fn dmabuf_rs_list_del(entry: *mut bindings::list_head);
+        #[cfg(CONFIG_DEBUG_SG)]
         pub(crate) fn dmabuf_rs_sg_set_page(
             sg: *mut bindings::scatterlist,
             page: *mut bindings::page,

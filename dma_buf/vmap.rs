@@ -11,8 +11,11 @@ use crate::sys::iosys_map::IosysMap;
 use kernel::prelude::*;
 
 impl LockedDmaBuf<'_> {
-    /// `dma_buf_vmap`.
-    #[inline]
+    /// `dma_buf_vmap`. Always inlined into its two entry points: the
+    /// repeated-vmap path is a handful of loads and stores, and the call
+    /// with its result returned through memory cost a fifth of it
+    /// (the instruction profile of B7, `vmap-repeat`).
+    #[inline(always)]
     pub(crate) fn vmap(&self) -> Result<IosysMap> {
         if !self.buf().ops().has_vmap() {
             return Err(EINVAL);

@@ -473,7 +473,7 @@ unsafe extern "C" fn dma_buf_mmap(dmabuf: *mut DmaBuf, vma: *mut VmaNew, pgoff: 
 /// # Safety
 ///
 /// `map` must be valid for writes.
-#[inline]
+#[inline(always)]
 unsafe fn vmap(locked: &LockedDmaBuf<'_>, map: *mut IosysMap) -> c_int {
     let r = locked.vmap();
     // SAFETY: A valid out parameter.

@@ -13,6 +13,7 @@
 
 use super::glue;
 use super::iosys_map::IosysMap;
+use super::kmem;
 use super::module_ref::ModuleRef;
 use super::resv::{Resv, ResvHeld};
 use core::ptr::{addr_of, addr_of_mut, NonNull};
@@ -30,9 +31,9 @@ pub(crate) const NAME_LEN: usize = 32;
 /// # Invariants
 ///
 /// The object is the `buf` member of an [`Allocation`] made by
-/// [`DmaBuf::alloc`] and not yet freed: `ops`, `priv`, `resv`, `exp_name`,
-/// `owner` and `size` are set and constant, the locks, lists and wait
-/// queue are initialized.
+/// `ExportInfo::alloc` (`sys/export_info.rs`) and not yet freed: `ops`,
+/// `priv`, `resv`, `exp_name`, `owner` and `size` are set and constant,
+/// the locks, lists and wait queue are initialized.
 #[repr(transparent)]
 pub(crate) struct DmaBuf(Opaque<bindings::dma_buf>);
 
@@ -178,20 +179,11 @@ impl DmaBuf {
     ///
     /// # Safety
     ///
-    /// `ptr` must be a buffer made by [`DmaBuf::alloc`] that lives for `'a`.
+    /// `ptr` must be a buffer made by `ExportInfo::alloc` that lives for
+    /// `'a`.
     pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::dma_buf) -> &'a DmaBuf {
         // SAFETY: Transparent wrapper; validity by the safety requirements.
         unsafe { &*ptr.cast() }
-    }
-
-    /// A buffer whose every field is zero, to be initialized in place.
-    ///
-    /// # Safety
-    ///
-    /// The caller must initialize it as [`DmaBuf`]'s invariants say before
-    /// anything else sees it.
-    pub(super) unsafe fn zeroed() -> Self {
-        DmaBuf(Opaque::zeroed())
     }
 
     /// The raw pointer.
@@ -199,12 +191,12 @@ impl DmaBuf {
         self.0.get()
     }
 
-    /// Frees a buffer: its embedded reservation object, its name, its
-    /// memory, then the module references.
+    /// Frees a buffer: its embedded reservation object, its name, the
+    /// module references, then its memory.
     ///
     /// # Safety
     ///
-    /// `ptr` must come from [`DmaBuf::alloc`], and nothing may use it
+    /// `ptr` must come from `ExportInfo::alloc`, and nothing may use it
     /// afterwards.
     pub(crate) unsafe fn free(ptr: *mut bindings::dma_buf) {
         let alloc = ptr.cast::<Allocation>();
@@ -214,7 +206,10 @@ impl DmaBuf {
                 Resv::from_raw((*ptr).resv).fini();
             }
             bindings::kfree((*ptr).name.cast());
-            drop(KBox::from_raw(alloc));
+            // The module references, as the type says; then the memory,
+            // which `ExportInfo::alloc` got from `kmem::kzalloc`.
+            core::ptr::drop_in_place(alloc);
+            kmem::kfree(NonNull::new_unchecked(alloc));
         }
     }
 

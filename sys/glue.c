@@ -182,11 +182,14 @@ void dmabuf_rs_list_del(struct list_head *entry)
 	list_del(entry);
 }
 
+#ifdef CONFIG_DEBUG_SG
+/* Rust sets entries inline; this keeps sg_set_page()'s checks when asked. */
 void dmabuf_rs_sg_set_page(struct scatterlist *sg, struct page *page, unsigned int len,
 			   unsigned int offset)
 {
 	sg_set_page(sg, page, len, offset);
 }
+#endif
 
 void *dmabuf_rs_vmap_pages(struct page **pages, unsigned int count)
 {

@@ -10,9 +10,10 @@
 //! the bench kernel that is about 150 guest instructions per object more
 //! than C's `kzalloc()` of a constant size (the instruction profile of B6,
 //! `selftests/bench/profile.sh attach-map system 4K`).
-//! Objects that are plain C data, valid when all-zero and without drop
-//! glue (an attachment, a scatter-gather table with its inline entry),
-//! use these two instead. Everything else stays in `KBox`.
+//! Objects that are plain C data, valid when all-zero (an attachment, a
+//! scatter-gather table with its inline entry, a buffer's allocation, whose
+//! two module references are written in place and dropped in place before
+//! it is freed) use these two instead. Everything else stays in `KBox`.
 
 use super::glue;
 use core::ptr::NonNull;
@@ -23,8 +24,10 @@ use kernel::prelude::*;
 ///
 /// # Safety
 ///
-/// All-zero bytes must be a valid `T`, and `T` must need no drop: the
-/// object is given back with [`kfree`] only.
+/// All-zero bytes must be a valid `T`, or the caller must write the
+/// fields for which they are not before the object is used. [`kfree`]
+/// does not drop the object: a `T` with drop glue is dropped in place
+/// first by its owner.
 pub(crate) unsafe fn kzalloc<T>() -> Result<NonNull<T>> {
     const { assert!(core::mem::align_of::<T>() <= bindings::ARCH_KMALLOC_MINALIGN) };
     // SAFETY: Any size may be asked for; kmalloc aligns to at least
@@ -46,7 +49,8 @@ pub(crate) unsafe fn kzalloc<T>() -> Result<NonNull<T>> {
 ///
 /// # Safety
 ///
-/// `p` must come from [`kzalloc`] and not be used afterwards.
+/// `p` must come from [`kzalloc`], and its object must have been dropped
+/// in place or need no drop; `p` is not used afterwards.
 pub(crate) unsafe fn kfree<T>(p: NonNull<T>) {
     // SAFETY: kmalloc'ed by the safety requirements.
     unsafe { bindings::kfree(p.as_ptr().cast()) };

@@ -33,6 +33,63 @@ use kernel::scatterlist::SGTable;
 /// entry's `unsigned int` holds (`sg_alloc_table_from_pages`'s limit).
 const MAX_SEGMENT: usize = u32::MAX as usize & !(PAGE_SIZE - 1);
 
+/// [`MAX_SEGMENT`] in pages.
+const MAX_SEGMENT_PAGES: usize = MAX_SEGMENT / PAGE_SIZE;
+
+/// The marks an entry keeps in the low bits of `page_link`.
+const SG_MARKS: kernel::ffi::c_ulong =
+    (bindings::SG_CHAIN | bindings::SG_END) as kernel::ffi::c_ulong;
+
+/// Points an entry at `len` bytes from the start of `page`, keeping its
+/// end and chain marks: `sg_set_page`, inline (it is called once per entry
+/// while a table is built, and an out-of-line call costs more than its
+/// three stores). With `CONFIG_DEBUG_SG` the C function's checks run.
+///
+/// # Safety
+///
+/// `sg` must be a valid, non-chain entry of a table the caller owns and
+/// has not mapped; `page` a valid `struct page` (aligned, so its low bits
+/// are free for the marks).
+#[inline(always)]
+unsafe fn set_entry(sg: *mut bindings::scatterlist, page: *mut bindings::page, len: u32) {
+    #[cfg(CONFIG_DEBUG_SG)]
+    // SAFETY: By the safety requirements.
+    unsafe {
+        glue::dmabuf_rs_sg_set_page(sg, page, len, 0)
+    };
+    #[cfg(not(CONFIG_DEBUG_SG))]
+    // SAFETY: By the safety requirements, `sg` is ours to write.
+    unsafe {
+        (*sg).page_link = page as kernel::ffi::c_ulong | ((*sg).page_link & SG_MARKS);
+        (*sg).offset = 0;
+        (*sg).length = len;
+    }
+}
+
+/// The entry after `sg`, following a chain entry to the next block of
+/// the list; NULL after the last entry: `sg_next`, inline.
+///
+/// # Safety
+///
+/// `sg` must be a valid entry of a table built by `sg_alloc_table` (or a
+/// one-entry list marked as the end) that the caller may read.
+#[inline(always)]
+unsafe fn next_entry(sg: *mut bindings::scatterlist) -> *mut bindings::scatterlist {
+    // SAFETY: By the safety requirements: an entry that is not the last is
+    // followed by another entry or a chain entry in the same block.
+    unsafe {
+        if (*sg).page_link & bindings::SG_END as kernel::ffi::c_ulong != 0 {
+            return core::ptr::null_mut();
+        }
+        let n = sg.add(1);
+        if (*n).page_link & bindings::SG_CHAIN as kernel::ffi::c_ulong != 0 {
+            ((*n).page_link & !SG_MARKS) as *mut bindings::scatterlist
+        } else {
+            n
+        }
+    }
+}
+
 /// A table handed from an exporter to an importer.
 ///
 /// # Invariants
@@ -181,7 +238,13 @@ impl OwnedTable {
         // An entry's length is an `unsigned int`: a chunk longer than
         // that (a CMA buffer of 4 GiB or more) takes several entries, cut
         // at page boundaries as `sg_alloc_table_from_pages` cuts them.
-        let entries: usize = chunks.iter().map(|c| c.len().div_ceil(MAX_SEGMENT)).sum();
+        // Counted in pages, with no division for the usual chunk.
+        let mut entries = chunks.len();
+        for c in chunks {
+            if c.pages() > MAX_SEGMENT_PAGES {
+                entries += (c.pages() - 1) / MAX_SEGMENT_PAGES;
+            }
+        }
         let n = u32::try_from(entries)?;
         // SAFETY: Zero is a valid empty table and entry, plain C data.
         let s = unsafe { kmem::kzalloc::<TableStorage>()? }.as_ptr();
@@ -208,19 +271,24 @@ impl OwnedTable {
         }
         // INVARIANT: Set up above; from here on, drop frees it.
         let table = OwnedTable { ptr: t };
-        // SAFETY: The table has the entries counted above; each chunk's
-        // pages are contiguous and stay allocated while the table is used.
+        // SAFETY: The table is ours and unmapped, and has exactly the
+        // entries counted above, which the loops below visit in order (the
+        // last `next_entry` gives NULL, never used); each chunk's pages are
+        // contiguous and stay allocated while the table is used.
         unsafe {
             let mut sg = (*t.as_ptr()).sgl;
             for c in chunks {
-                let mut off = 0;
-                while off < c.len() {
-                    let len = (c.len() - off).min(MAX_SEGMENT);
-                    // `len <= MAX_SEGMENT`, which fits.
-                    glue::dmabuf_rs_sg_set_page(sg, c.page_at(off / PAGE_SIZE), len as u32, 0);
-                    sg = bindings::sg_next(sg);
-                    off += len;
+                let mut first = 0;
+                let mut left = c.pages();
+                while left > MAX_SEGMENT_PAGES {
+                    set_entry(sg, c.page_at(first), MAX_SEGMENT as u32);
+                    sg = next_entry(sg);
+                    first += MAX_SEGMENT_PAGES;
+                    left -= MAX_SEGMENT_PAGES;
                 }
+                // `left <= MAX_SEGMENT_PAGES`: the length fits.
+                set_entry(sg, c.page_at(first), (left * PAGE_SIZE) as u32);
+                sg = next_entry(sg);
             }
         }
         Ok(table)
