@@ -390,3 +390,62 @@ impl Drop for DeviceTable {
         unsafe { bindings::dma_unmap_sgtable(self.dev, self.table.as_ptr(), self.dir.into(), 0) };
     }
 }
+
+/// KUnit tests of the tables Rust exporters build, read back with C's own
+/// `sg_next()` (which follows the chain entries `sg_alloc_table` puts at
+/// the end of each page of entries).
+#[kunit_tests(dmabuf_rs_sg_table)]
+mod tests {
+    use super::*;
+    use crate::sys::pages::Gfp;
+
+    /// Checks that `table` has one entry per chunk of `chunks`, in order,
+    /// each covering the whole chunk, and that the list ends after it.
+    fn check(table: &OwnedTable, chunks: &[Chunk]) -> bool {
+        let mut ok = table.nents() as usize == chunks.len();
+        // SAFETY: A valid table with `nents` entries, owned by `table`.
+        unsafe {
+            let mut sg = (*table.ptr.as_ptr()).sgl;
+            for c in chunks {
+                if sg.is_null() {
+                    return false;
+                }
+                let page = ((*sg).page_link & !SG_MARKS) as *mut bindings::page;
+                ok &= page == c.page_at(0) && (*sg).offset == 0 && (*sg).length as usize == c.len();
+                sg = bindings::sg_next(sg);
+            }
+            ok && sg.is_null()
+        }
+    }
+
+    fn chunks(n: usize, order: impl Fn(usize) -> u32) -> Result<KVec<Chunk>> {
+        let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
+        for i in 0..n {
+            v.push(
+                Chunk::alloc_order(order(i), Gfp::HIGHUSER).ok_or(ENOMEM)?,
+                GFP_KERNEL,
+            )?;
+        }
+        Ok(v)
+    }
+
+    #[test]
+    fn one_chunk_is_one_inline_entry() -> Result {
+        let c = chunks(1, |_| 2)?;
+        let t = OwnedTable::from_chunks(&c)?;
+        assert!(OwnedTable::is_inline(t.ptr));
+        assert!(check(&t, &c));
+        Ok(())
+    }
+
+    #[test]
+    fn many_chunks_cross_chained_blocks() -> Result {
+        // More entries than one page of them holds (128 on 4 KiB pages),
+        // so the list is chained; mixed sizes, as a fragmented heap gives.
+        let c = chunks(300, |i| (i % 3) as u32)?;
+        let t = OwnedTable::from_chunks(&c)?;
+        assert!(!OwnedTable::is_inline(t.ptr));
+        assert!(check(&t, &c));
+        Ok(())
+    }
+}
