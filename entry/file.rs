@@ -7,12 +7,12 @@
 use crate::dma_buf::DmaBuf;
 use crate::sys::poll_slot::PollRequest;
 use crate::sys::pseudo_fs::FileOps;
-use crate::sys::seq_file::write_bytes;
+use crate::sys::seq_file::print_fdinfo;
 use crate::uapi::dma_buf::DMA_BUF_NAME_LEN;
 use kernel::fs::File;
 use kernel::mm::virt::VmaNew;
 use kernel::prelude::*;
-use kernel::seq_file::{seq_print, SeqFile};
+use kernel::seq_file::SeqFile;
 
 /// `SEEK_SET`.
 const SEEK_SET: i32 = 0;
@@ -55,19 +55,19 @@ impl FileOps for DmaBufFile {
 
     fn show_fdinfo(buf: &DmaBuf, _file: &File, m: &SeqFile) {
         let mut name = [0u8; DMA_BUF_NAME_LEN];
-        let len = buf.copy_name(&mut name);
+        // `copy_name` ends the copy with a NUL inside the array.
+        let name = buf
+            .copy_name(&mut name)
+            .and_then(|len| CStr::from_bytes_with_nul(&name[..=len]).ok());
         // SAFETY: fdinfo is shown for an open file, so it is not released.
         let count = unsafe { buf.file_count() } - 1;
-        seq_print!(m, "size:\t{}\n", buf.size());
-        seq_print!(m, "count:\t{}\n", count);
-        seq_print!(m, "exp_name:\t");
-        write_bytes(m, exp_name(buf));
-        seq_print!(m, "\n");
-        if let Some(len) = len {
-            seq_print!(m, "name:\t");
-            write_bytes(m, &name[..len]);
-            seq_print!(m, "\n");
-        }
+        print_fdinfo(
+            m,
+            buf.size(),
+            count as kernel::ffi::c_long,
+            buf.exp_name(),
+            name,
+        );
     }
 
     /// `/<dentry name>:<buffer name>`, as `/proc/<pid>/fd` shows it.

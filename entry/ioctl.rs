@@ -64,6 +64,7 @@ fn sync_file_writes(flags: u32) -> Result<bool> {
 
 /// `DMA_BUF_IOCTL_EXPORT_SYNC_FILE`: the fd is reserved first and installed
 /// only once the result reached userspace, so no fd leaks on `EFAULT`.
+#[inline]
 fn export_sync_file(buf: &DmaBuf, arg: usize) -> Result {
     let (mut reader, mut writer) = user::<DmaBufExportSyncFile>(arg).reader_writer();
     let mut req: DmaBufExportSyncFile = reader.read()?;

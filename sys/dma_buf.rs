@@ -71,6 +71,7 @@ pub(crate) struct BufName {
 impl BufName {
     /// Copies a name of at most `NAME_LEN` bytes, NUL included, from
     /// userspace (`strndup_user`: `EFAULT`, `EINVAL` when too long).
+    #[inline]
     pub(crate) fn from_user(addr: usize) -> Result<Self> {
         // SAFETY: `strndup_user` checks the user pointer itself.
         let p = unsafe {
@@ -341,6 +342,7 @@ impl DmaBuf {
     }
 
     /// Replaces the name.
+    #[inline]
     pub(crate) fn set_name(&self, name: BufName) {
         let lock = self.name_lock();
         let new = name.into_raw();

@@ -117,6 +117,7 @@ impl Chunk {
     }
 
     /// Allocates `2^order` pages from the buddy allocator with `gfp`.
+    #[inline]
     pub(crate) fn alloc_order(order: u32, gfp: Gfp) -> Option<Chunk> {
         // SAFETY: Any order and flag combination is allowed.
         let page = unsafe { bindings::alloc_pages(gfp.0, order) };
