@@ -648,6 +648,16 @@ static void unload_race(int want)
 	race_allocs = 0;
 	pthread_create(&t, NULL, race_allocator, NULL);
 	while (attempts++ < 600 && (removed < want || allocs_while_loaded < want)) {
+		/*
+		 * Did ALLOC work since the core was loaded or last looked at?
+		 * Counted before each removal attempt, whether the last one
+		 * failed or the core was reloaded since (on a slow kernel the
+		 * removals nearly all succeed, so counting only after failed
+		 * ones would miss the buffers made between reloads).
+		 */
+		if (loaded && race_allocs > allocs_seen)
+			allocs_while_loaded++;
+		allocs_seen = race_allocs;
 		if (rmmod_core()) {
 			removed++;
 			loaded = 0;
@@ -658,16 +668,14 @@ static void unload_race(int want)
 		if (!loaded) {
 			loaded = system("modprobe dmabuf_rs") == 0;
 			allocs_seen = race_allocs;
-		} else if (race_allocs > allocs_seen) {
-			allocs_while_loaded++;
-			allocs_seen = race_allocs;
 		}
 		usleep(3000);
 	}
 	race_stop = 1;
 	pthread_join(t, NULL);
-	printf("# unload race: %d attempts, rmmod succeeded %d times and failed %d times, %ld buffers\n",
-	       attempts - 1, removed, failed_rm, race_allocs);
+	printf("# unload race: %d attempts, rmmod succeeded %d times and failed %d times, %ld buffers,"
+	       " ALLOC worked in %ld loaded periods\n",
+	       attempts - 1, removed, failed_rm, race_allocs, allocs_while_loaded);
 	result(removed >= want && allocs_while_loaded >= want,
 	       "unload race: rmmod succeeded and ALLOC worked in between, each at least %d times, with buffers and O_PATH files closing", want);
 	if (!loaded)
