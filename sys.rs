@@ -118,6 +118,7 @@ mod glue {
         pub(crate) fn dmabuf_rs_kzalloc(size: usize) -> *mut core::ffi::c_void;
         pub(crate) fn dmabuf_rs_kzalloc_64() -> *mut core::ffi::c_void;
         pub(crate) fn dmabuf_rs_kzalloc_128() -> *mut core::ffi::c_void;
+        pub(crate) fn dmabuf_rs_kzalloc_512() -> *mut core::ffi::c_void;
         pub(crate) fn dmabuf_rs_list_add(
             entry: *mut bindings::list_head,
             head: *mut bindings::list_head,

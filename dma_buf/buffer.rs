@@ -8,7 +8,7 @@
 //! `/proc/<pid>/fd/N` holds the dentry).
 
 use crate::sys::buf_list;
-use crate::sys::dma_buf::DmaBuf;
+use crate::sys::dma_buf::{DmaBuf, NewDmaBuf};
 use crate::sys::export_info::ExportInfo;
 use crate::sys::module_ref::ModuleRef;
 use crate::sys::pseudo_fs;
@@ -25,6 +25,17 @@ impl DmaBuf {
         if kernel::warn_on!(info.priv_.is_null()) {
             return Err(EINVAL);
         }
+        DmaBuf::export_with(info, |info, exporter, core| info.alloc(exporter, core))
+    }
+
+    /// The steps of [`DmaBuf::export`] after the `priv` check, with the
+    /// buffer made by `alloc` (from the info and the two module
+    /// references).
+    #[inline]
+    pub(super) fn export_with(
+        info: ExportInfo,
+        alloc: impl FnOnce(&ExportInfo, ModuleRef, ModuleRef) -> Result<NewDmaBuf>,
+    ) -> Result<ARef<DmaBuf>> {
         if kernel::warn_on!(!info.ops.has_mandatory()) {
             return Err(EINVAL);
         }
@@ -32,7 +43,7 @@ impl DmaBuf {
             return Err(EINVAL);
         }
         let exporter = info.pin_owner()?;
-        let new = info.alloc(exporter, ModuleRef::this_module())?;
+        let new = alloc(&info, exporter, ModuleRef::this_module())?;
         let buf = pseudo_fs::new_file(new, info.flags)?;
         buf_list::publish(&buf);
         buf.trace_export();

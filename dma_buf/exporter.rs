@@ -35,8 +35,10 @@ pub(crate) trait Exporter: Sized + Send + Sync + 'static {
     /// Takes back a table from [`Exporter::map`] (resv held).
     fn unmap(&self, attach: &Attachment, table: OwnedTable, dir: DataDirection);
 
-    /// The buffer is gone: its last reference and its dentry died.
-    fn release(this: Pin<KBox<Self>>);
+    /// The buffer is gone: its last reference and its dentry died. The
+    /// core drops the data in place right after; a failed export drops it
+    /// without this call.
+    fn release(self: Pin<&mut Self>);
 
     /// Prepares CPU access in direction `dir` (resv not held).
     fn begin_cpu_access(&self, _dir: DataDirection) -> Result {
@@ -83,8 +85,8 @@ impl<T: Exporter> ExporterCallbacks for T {
         Exporter::unmap(self, attach, table, dir)
     }
     #[inline]
-    fn release(this: Pin<KBox<Self>>) {
-        <T as Exporter>::release(this)
+    fn release(self: Pin<&mut Self>) {
+        <T as Exporter>::release(self)
     }
     #[inline]
     fn begin_cpu_access(&self, dir: DataDirection) -> Result {
@@ -109,25 +111,27 @@ impl<T: Exporter> ExporterCallbacks for T {
 }
 
 impl DmaBuf {
-    /// Exports `data` as a new buffer of `size` bytes with file `flags`,
-    /// named `exp_name`. On failure `data` is dropped, never released.
+    /// Exports the data `data` initializes as a new buffer of `size` bytes
+    /// with file `flags`, named `exp_name`. On failure the data, if it was
+    /// initialized, is dropped, never released.
     ///
-    /// The data is pinned, so an exporter that holds a lock (which must not
-    /// move) is its own exporter data, in one allocation.
-    pub(crate) fn export_rust<T: Exporter>(
-        data: Pin<KBox<T>>,
+    /// The data lives pinned in the buffer's own allocation, after the C
+    /// object: an exporter that holds a lock (which must not move) is its
+    /// own exporter data, and a buffer costs one allocation. `T` may not
+    /// be aligned beyond `kmalloc`'s guarantee (`ARCH_KMALLOC_MINALIGN`);
+    /// such a `T` does not compile.
+    pub(crate) fn export_rust<T: Exporter, E>(
+        data: impl PinInit<T, E>,
         size: usize,
         flags: i32,
         exp_name: &'static CStr,
-    ) -> Result<ARef<DmaBuf>> {
-        // SAFETY: The data is never moved out of its box: the core only
-        // borrows it, and gives the box back pinned to `release`, or below.
-        let priv_ = KBox::into_raw(unsafe { Pin::into_inner_unchecked(data) });
-        let info = ExportInfo::new(exp_name, DmaBufOps::of::<T>(), size, flags, priv_.cast());
-        DmaBuf::export(info).inspect_err(|_| {
-            // SAFETY: Export failed, so the data is still ours; it was
-            // pinned and goes back into a pinned box.
-            drop(unsafe { Pin::new_unchecked(KBox::from_raw(priv_)) });
+    ) -> Result<ARef<DmaBuf>>
+    where
+        Error: From<E>,
+    {
+        let info = ExportInfo::new(exp_name, DmaBufOps::of::<T>(), size, flags);
+        DmaBuf::export_with(info, |info, exporter, core| {
+            info.alloc_with(exporter, core, data)
         })
     }
 }

@@ -63,7 +63,7 @@ impl Chunks {
 }
 
 /// A heap buffer, which is its own exporter data (pinned because of its
-/// mutex): one allocation besides the core's.
+/// mutex), in the core's allocation of the buffer.
 ///
 /// Fields drop in order: the state (the DMA mappings and the kernel
 /// mapping, all gone by release anyway) before the chunks they map.
@@ -85,14 +85,11 @@ impl HeapBuffer {
         name: &'static CStr,
     ) -> Result<ARef<DmaBuf>> {
         let len = chunks.as_slice().iter().map(Chunk::len).sum();
-        let buf = KBox::pin_init(
-            pin_init!(HeapBuffer {
-                state <- new_mutex!(State { mapped: KVec::new(), vmap: None, pages: None }, "HeapBuffer::state"),
-                chunks,
-                mmap_rule,
-            }),
-            GFP_KERNEL,
-        )?;
+        let buf = pin_init!(HeapBuffer {
+            state <- new_mutex!(State { mapped: KVec::new(), vmap: None, pages: None }, "HeapBuffer::state"),
+            chunks,
+            mmap_rule,
+        });
         DmaBuf::export_rust(buf, len, fd_flags as i32, name)
     }
 }
@@ -137,9 +134,9 @@ impl Exporter for HeapBuffer {
         drop(table);
     }
 
-    fn release(this: Pin<KBox<Self>>) {
-        // The chunks go back to their allocator when `this` drops.
-        drop(this);
+    fn release(self: Pin<&mut Self>) {
+        // Nothing to do before the drop, which gives the chunks back to
+        // their allocator.
     }
 
     #[inline]

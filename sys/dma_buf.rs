@@ -31,9 +31,9 @@ pub(crate) const NAME_LEN: usize = 32;
 /// # Invariants
 ///
 /// The object is the `buf` member of an [`Allocation`] made by
-/// `ExportInfo::alloc` (`sys/export_info.rs`) and not yet freed: `ops`,
-/// `priv`, `resv`, `exp_name`, `owner` and `size` are set and constant,
-/// the locks, lists and wait queue are initialized.
+/// `ExportInfo` (`sys/export_info.rs`) and not yet freed: `ops`, `priv`,
+/// `resv`, `exp_name`, `owner` and `size` are set and constant, the locks,
+/// lists and wait queue are initialized.
 #[repr(transparent)]
 pub(crate) struct DmaBuf(Opaque<bindings::dma_buf>);
 
@@ -44,7 +44,9 @@ unsafe impl Send for DmaBuf {}
 // SAFETY: As above.
 unsafe impl Sync for DmaBuf {}
 
-/// The memory of one buffer.
+/// The memory of one buffer. A Rust exporter's data follows it in the same
+/// allocation (`WithData` in `sys/export_info.rs`), and is dropped in place
+/// before the buffer is freed.
 ///
 /// Fields drop in declaration order when the buffer is freed: the C object
 /// and the embedded reservation object (torn down explicitly before, in
@@ -99,13 +101,16 @@ impl Drop for BufName {
 }
 
 /// A buffer that is allocated and initialized but has no file yet; freed
-/// on drop.
+/// on drop, with the exporter data it owns.
 ///
 /// # Invariants
 ///
-/// `alloc` is a live [`Allocation`] that nothing else knows of.
+/// `alloc` is a live [`Allocation`] that nothing else knows of. If
+/// `drop_data` is set, the buffer's `priv` is a live exporter data in the
+/// same allocation, which `drop_data` drops in place.
 pub(crate) struct NewDmaBuf {
     alloc: NonNull<Allocation>,
+    drop_data: Option<unsafe fn(*mut core::ffi::c_void)>,
 }
 
 impl NewDmaBuf {
@@ -114,10 +119,31 @@ impl NewDmaBuf {
     /// # Safety
     ///
     /// `alloc` must be a live, fully initialized [`Allocation`] (its `buf`
-    /// satisfies [`DmaBuf`]'s invariants) that nothing else knows of.
-    pub(super) unsafe fn from_alloc(alloc: NonNull<Allocation>) -> Self {
+    /// satisfies [`DmaBuf`]'s invariants) that nothing else knows of;
+    /// `drop_data`, if set, must drop the buffer's `priv` in place, which
+    /// must be live and in the allocation.
+    pub(super) unsafe fn from_alloc(
+        alloc: NonNull<Allocation>,
+        drop_data: Option<unsafe fn(*mut core::ffi::c_void)>,
+    ) -> Self {
         // INVARIANT: By the safety requirements.
-        NewDmaBuf { alloc }
+        NewDmaBuf { alloc, drop_data }
+    }
+
+    /// The same buffer, now owning the exporter data its `priv` points to.
+    ///
+    /// # Safety
+    ///
+    /// The buffer's `priv` must be a live object in the same allocation,
+    /// which `drop_data` drops in place.
+    pub(super) unsafe fn owning_data(self, drop_data: unsafe fn(*mut core::ffi::c_void)) -> Self {
+        let alloc = self.alloc;
+        core::mem::forget(self);
+        // INVARIANT: By the safety requirements.
+        NewDmaBuf {
+            alloc,
+            drop_data: Some(drop_data),
+        }
     }
 }
 
@@ -147,8 +173,17 @@ impl NewDmaBuf {
 
 impl Drop for NewDmaBuf {
     fn drop(&mut self) {
-        // SAFETY: Never published, so nothing else can reach it.
-        unsafe { DmaBuf::free(self.buf().as_raw()) };
+        let buf = self.buf();
+        // SAFETY: Never published, so nothing else can reach the buffer or
+        // its data; by the type invariant `drop_data` drops the data, which
+        // was never released (the exporter's `release` is not called for a
+        // buffer that never had a file, as upstream).
+        unsafe {
+            if let Some(drop_data) = self.drop_data {
+                drop_data(buf.priv_data());
+            }
+            DmaBuf::free(buf.as_raw());
+        }
     }
 }
 
@@ -180,8 +215,7 @@ impl DmaBuf {
     ///
     /// # Safety
     ///
-    /// `ptr` must be a buffer made by `ExportInfo::alloc` that lives for
-    /// `'a`.
+    /// `ptr` must be a buffer made by `ExportInfo` that lives for `'a`.
     pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::dma_buf) -> &'a DmaBuf {
         // SAFETY: Transparent wrapper; validity by the safety requirements.
         unsafe { &*ptr.cast() }
@@ -197,8 +231,9 @@ impl DmaBuf {
     ///
     /// # Safety
     ///
-    /// `ptr` must come from `ExportInfo::alloc`, and nothing may use it
-    /// afterwards.
+    /// `ptr` must come from `ExportInfo::alloc` or `ExportInfo::alloc_with`
+    /// (whose exporter data must be dropped already), and nothing may use
+    /// it afterwards.
     pub(crate) unsafe fn free(ptr: *mut bindings::dma_buf) {
         let alloc = ptr.cast::<Allocation>();
         // SAFETY: By the safety requirements the object is ours alone.
@@ -207,8 +242,9 @@ impl DmaBuf {
                 Resv::from_raw((*ptr).resv).fini();
             }
             bindings::kfree((*ptr).name.cast());
-            // The module references, as the type says; then the memory,
-            // which `ExportInfo::alloc` got from `kmem::kzalloc`.
+            // The module references, as the type says; then the memory
+            // (with the exporter data after it, if any), which
+            // `ExportInfo` got from `kmem::kzalloc`.
             core::ptr::drop_in_place(alloc);
             kmem::kfree(NonNull::new_unchecked(alloc));
         }

@@ -296,8 +296,8 @@ pub(crate) trait ExporterCallbacks: Sized + Send + Sync + 'static {
     fn map(&self, attach: &Attachment, dir: DataDirection) -> Result<OwnedTable>;
     /// `unmap_dma_buf`.
     fn unmap(&self, attach: &Attachment, table: OwnedTable, dir: DataDirection);
-    /// `release`.
-    fn release(this: Pin<KBox<Self>>);
+    /// `release`; the data is dropped in place right after.
+    fn release(self: Pin<&mut Self>);
     /// `begin_cpu_access`.
     fn begin_cpu_access(&self, dir: DataDirection) -> Result;
     /// `end_cpu_access`.
@@ -404,17 +404,17 @@ unsafe extern "C" fn unmap_tramp<T: ExporterCallbacks>(
 
 /// # Safety
 ///
-/// Called once, when a `T` buffer dies; its `priv` is the pinned
-/// `KBox<T>` given at export.
+/// Called once, when a `T` buffer dies; its `priv` is the `T` that
+/// `ExportInfo::alloc_with` initialized in the buffer's allocation, and
+/// nothing uses it afterwards.
 unsafe extern "C" fn release_tramp<T: ExporterCallbacks>(buf: *mut bindings::dma_buf) {
-    // SAFETY: By the safety requirements; the box was pinned, and is
-    // pinned again.
-    let this = unsafe {
-        Pin::new_unchecked(KBox::from_raw(
-            DmaBuf::from_raw(buf).priv_data().cast::<T>(),
-        ))
-    };
-    T::release(this);
+    // SAFETY: By the safety requirements.
+    let data = unsafe { DmaBuf::from_raw(buf) }.priv_data().cast::<T>();
+    // SAFETY: The data is live and never moves (it is freed in place with
+    // the buffer), and ours alone now.
+    T::release(unsafe { Pin::new_unchecked(&mut *data) });
+    // SAFETY: As above; the buffer's memory is freed after this returns.
+    unsafe { core::ptr::drop_in_place(data) };
 }
 
 /// # Safety

@@ -172,6 +172,11 @@ void *dmabuf_rs_kzalloc_128(void)
 	return kzalloc(128, GFP_KERNEL);
 }
 
+void *dmabuf_rs_kzalloc_512(void)
+{
+	return kzalloc(512, GFP_KERNEL);
+}
+
 void dmabuf_rs_list_add(struct list_head *entry, struct list_head *head)
 {
 	list_add(entry, head);

@@ -12,8 +12,9 @@
 //! `selftests/bench/profile.sh attach-map system 4K`).
 //! Objects that are plain C data, valid when all-zero (an attachment, a
 //! scatter-gather table with its inline entry, a buffer's allocation, whose
-//! two module references are written in place and dropped in place before
-//! it is freed) use these two instead. Everything else stays in `KBox`.
+//! two module references and Rust exporter data are written in place and
+//! dropped in place before it is freed) use these two instead. Everything
+//! else stays in `KBox`.
 
 use super::glue;
 use core::ptr::NonNull;
@@ -39,6 +40,8 @@ pub(crate) unsafe fn kzalloc<T>() -> Result<NonNull<T>> {
         match core::mem::size_of::<T>() {
             0..=64 => glue::dmabuf_rs_kzalloc_64(),
             65..=128 => glue::dmabuf_rs_kzalloc_128(),
+            // A buffer, alone or with a heap buffer after it.
+            257..=512 => glue::dmabuf_rs_kzalloc_512(),
             n => glue::dmabuf_rs_kzalloc(n),
         }
     };

@@ -179,6 +179,14 @@ pub(crate) fn new_file(new: NewDmaBuf, flags: i32) -> Result<ARef<DmaBuf>> {
     Ok(unsafe { ARef::from_raw(buf) })
 }
 
+/// Runs the final `fput`s that kernel threads deferred (the KUnit cases
+/// wait with it for a buffer's release).
+#[cfg(CONFIG_KUNIT = "y")]
+pub(crate) fn flush_deferred_fputs() {
+    // SAFETY: May be called from any task that holds no file lock.
+    unsafe { bindings::flush_delayed_fput() };
+}
+
 /// The buffer of `file` if it is one of ours (`dma_buf_get`'s check: the
 /// file operations, so an `O_PATH` file of the same dentry is not).
 pub(crate) fn dma_buf_of(file: &File) -> Option<&DmaBuf> {
