@@ -10,6 +10,7 @@
 use crate::dma_buf::exporter::{Exporter, OwnedTable};
 use crate::dma_buf::{Attachment, DmaBuf};
 use crate::sys::iosys_map::IosysMap;
+use crate::sys::kmem::LazyKVec;
 use crate::sys::pages::{Chunk, PageArray, PageVmap, PAGE_SIZE};
 use crate::sys::sg_table::DeviceTable;
 use crate::sys::vma;
@@ -33,7 +34,7 @@ pub(crate) enum MmapRule {
 /// Mutable state, under `HeapBuffer::state`.
 struct State {
     /// Tables currently mapped for importers' devices.
-    mapped: KVec<DeviceTable>,
+    mapped: LazyKVec<DeviceTable>,
     /// The kernel mapping, while the core holds a vmap.
     vmap: Option<PageVmap>,
     /// The page array `vmap` takes, built at the first vmap and kept until
@@ -86,7 +87,7 @@ impl HeapBuffer {
     ) -> Result<ARef<DmaBuf>> {
         let len = chunks.as_slice().iter().map(Chunk::len).sum();
         let buf = pin_init!(HeapBuffer {
-            state <- new_mutex!(State { mapped: KVec::new(), vmap: None, pages: None }, "HeapBuffer::state"),
+            state <- new_mutex!(State { mapped: LazyKVec::new(), vmap: None, pages: None }, "HeapBuffer::state"),
             chunks,
             mmap_rule,
         });

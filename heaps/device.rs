@@ -69,10 +69,11 @@ fn alloc_ioctl(heap: &DmaHeap, ucmd: u32, arg: usize) -> Result<i32> {
     };
     let ksize = in_size.max(out_size).max(_IOC_SIZE(kcmd));
     let mut stack = [0u8; STACK_KDATA];
-    let mut big = KVec::<u8>::new();
+    // Only a command bigger than the stack room makes a vector: dropping
+    // even an empty `KVec` calls into the allocator.
+    let mut big: Option<KVec<u8>> = None;
     let kdata: &mut [u8] = if ksize > STACK_KDATA {
-        big.resize(ksize, 0, GFP_KERNEL)?;
-        &mut big
+        big.insert(KVec::from_elem(0, ksize, GFP_KERNEL)?)
     } else {
         &mut stack[..ksize]
     };
