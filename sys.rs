@@ -161,6 +161,8 @@ mod glue {
             sgt: *mut bindings::sg_table,
             dir: bindings::dma_data_direction,
         );
+        #[cfg(CONFIG_KUNIT = "y")]
+        pub(crate) fn dmabuf_rs_dma_coerce_mask_64(dev: *mut bindings::device) -> c_int;
         pub(crate) fn dmabuf_rs_fatal_signal_pending() -> bool;
         #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
         pub(crate) fn dmabuf_rs_cma_alignment() -> c_uint;

@@ -3,6 +3,13 @@
 //! one DMA-mapped table per mapped attachment, and a kernel mapping while
 //! the core holds a vmap.
 //!
+//! The table of an unmapped attachment is kept for the next map (of any
+//! attachment): its entries describe the chunks, which never change, and
+//! `dma_map_sgtable` rewrites the DMA side. Upstream's system heap keeps a
+//! table per buffer and copies it at every attach; here a buffer that is
+//! mapped again and again (an importer that attaches every frame) builds
+//! its table once.
+//!
 //! Lock order (see `dma_buf/locked.rs`): the core's reservation lock, held
 //! around `map`, `unmap`, `vmap` and `vunmap`, is taken before
 //! `HeapBuffer::state`.
@@ -35,6 +42,9 @@ pub(crate) enum MmapRule {
 struct State {
     /// Tables currently mapped for importers' devices.
     mapped: LazyKVec<DeviceTable>,
+    /// A table of the chunks that is not mapped, kept from the last unmap
+    /// for the next map.
+    spare: Option<OwnedTable>,
     /// The kernel mapping, while the core holds a vmap.
     vmap: Option<PageVmap>,
     /// The page array `vmap` takes, built at the first vmap and kept until
@@ -87,7 +97,7 @@ impl HeapBuffer {
     ) -> Result<ARef<DmaBuf>> {
         let len = chunks.as_slice().iter().map(Chunk::len).sum();
         let buf = pin_init!(HeapBuffer {
-            state <- new_mutex!(State { mapped: LazyKVec::new(), vmap: None, pages: None }, "HeapBuffer::state"),
+            state <- new_mutex!(State { mapped: LazyKVec::new(), spare: None, vmap: None, pages: None }, "HeapBuffer::state"),
             chunks,
             mmap_rule,
         });
@@ -99,14 +109,23 @@ impl HeapBuffer {
 impl Exporter for HeapBuffer {
     #[inline]
     fn map(&self, attach: &Attachment, dir: DataDirection) -> Result<OwnedTable> {
-        let table = OwnedTable::from_chunks(self.chunks.as_slice())?;
         let mut state = self.state.lock();
         // Room first, so that recording the mapping below cannot fail (the
         // vector keeps its room once grown: usually nothing to do here).
         if state.mapped.spare_capacity_mut().is_empty() {
             state.mapped.reserve(1, GFP_KERNEL)?;
         }
-        let mapped = DeviceTable::map(attach, &table, dir)?;
+        let table = match state.spare.take() {
+            Some(table) => table,
+            None => OwnedTable::from_chunks(self.chunks.as_slice())?,
+        };
+        let mapped = match DeviceTable::map(attach, &table, dir) {
+            Ok(mapped) => mapped,
+            Err(e) => {
+                state.spare = Some(table);
+                return Err(e);
+            }
+        };
         if let Err(e) = state.mapped.push_within_capacity(mapped) {
             // Not reached: room was made above. Unmaps on drop.
             drop(e);
@@ -129,9 +148,15 @@ impl Exporter for HeapBuffer {
                 state.mapped.as_mut_slice().swap(i, last);
                 state.mapped.pop()
             });
-        drop(state);
-        // The DMA mapping goes before the table it maps.
+        // The DMA mapping goes before the table it maps; the table is kept
+        // for the next map if none is.
+        let found = mapping.is_some();
         drop(mapping);
+        if found && state.spare.is_none() {
+            state.spare = Some(table);
+            return;
+        }
+        drop(state);
         drop(table);
     }
 
@@ -201,5 +226,94 @@ impl Exporter for HeapBuffer {
     #[inline]
     fn vunmap(&self, _map: &IosysMap) {
         drop(self.state.lock().vmap.take());
+    }
+}
+
+/// KUnit tests of the heap buffer as an exporter, through the core's
+/// importer API with a faux device.
+#[kunit_tests(dmabuf_rs_heap_buffer)]
+mod tests {
+    use super::*;
+    use crate::dma_buf::importer::Mapping;
+    use crate::sys::pages::Gfp;
+    use kernel::device::{Bound, Device};
+    use kernel::dma::DmaAddress;
+    use kernel::faux;
+    use kernel::io::ResourceSize;
+
+    /// The heap buffer behind `buf`.
+    fn heap_buffer(buf: &DmaBuf) -> &HeapBuffer {
+        // SAFETY: Every buffer of these tests comes from
+        // `HeapBuffer::export`, whose data is a `HeapBuffer` living as long
+        // as the buffer.
+        unsafe { &*buf.priv_data().cast::<HeapBuffer>() }
+    }
+
+    /// The DMA segments of a mapping, as the importer sees them.
+    fn segments(m: &Mapping<'_>) -> Result<KVec<(DmaAddress, ResourceSize)>> {
+        let mut v = KVec::new();
+        for sg in m.table().ok_or(EINVAL)?.iter() {
+            v.push((sg.dma_address(), sg.dma_len()), GFP_KERNEL)?;
+        }
+        Ok(v)
+    }
+
+    fn device(reg: &faux::Registration) -> ARef<Device> {
+        let fdev: &faux::Device<Bound> = reg.as_ref();
+        let dev: &Device<Bound> = fdev.as_ref();
+        let dev: &Device = dev;
+        dev.into()
+    }
+
+    #[test]
+    fn unmapped_table_is_kept_and_mapped_again() -> Result {
+        let reg = faux::Registration::new(c"dmabuf-kunit-heap", None)?;
+        let dev = device(&reg);
+        // SAFETY: The device is new: nothing maps for it yet.
+        unsafe { crate::sys::sg_table::kunit_dma_mask(&dev)? };
+        // 64 KiB + 8 KiB + 4 KiB: three chunks, one table entry each, none
+        // longer than a faux device's segments may be (64 KiB; DMA-API
+        // debugging warns on a longer one).
+        let mut chunks = KVVec::with_capacity(3, GFP_KERNEL)?;
+        for order in [4, 1, 0] {
+            let c = Chunk::alloc_order(order, Gfp::HIGHUSER.with(Gfp::ZERO)).ok_or(ENOMEM)?;
+            chunks.push(c, GFP_KERNEL)?;
+        }
+        let len = (16 + 2 + 1) * PAGE_SIZE;
+        let buf = HeapBuffer::export(Chunks::Many(chunks), MmapRule::Any, 2, c"kunit")?;
+        assert_eq!(buf.size(), len);
+        let heap = heap_buffer(&buf);
+        let a = buf.attach_guard(dev.clone())?;
+        let b = buf.attach_guard(dev)?;
+        assert!(heap.state.lock().spare.is_none());
+        let first = {
+            let m = a.map(DataDirection::Bidirectional)?;
+            segments(&m)?
+        };
+        // The unmapped table is kept, and still describes the chunks.
+        {
+            let state = heap.state.lock();
+            assert!(state.mapped.is_empty());
+            let spare = state.spare.as_ref().ok_or(EINVAL)?;
+            assert!(spare.describes(heap.chunks.as_slice()));
+        }
+        {
+            // The next map, from another attachment, takes it ...
+            let m = b.map(DataDirection::ToDevice)?;
+            assert!(heap.state.lock().spare.is_none());
+            assert_eq!(segments(&m)?, first);
+            // ... and a map alongside builds a second table.
+            let m2 = a.map(DataDirection::FromDevice)?;
+            assert_eq!(segments(&m2)?, first);
+            assert_eq!(heap.state.lock().mapped.len(), 2);
+        }
+        // One of the two is kept, the other freed.
+        let state = heap.state.lock();
+        assert!(state.mapped.is_empty());
+        assert!(state
+            .spare
+            .as_ref()
+            .is_some_and(|t| t.describes(heap.chunks.as_slice())));
+        Ok(())
     }
 }

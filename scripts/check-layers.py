@@ -57,9 +57,15 @@ def strip_comments(text):
 
 def expand_uses(text):
     """Yields the module paths a file refers to: `crate::a::b` and
-    `super::x`, with `{...}` groups of use lines expanded one level."""
+    `super::x`, with `{...}` groups of use lines expanded one level. In the
+    KUnit module at the bottom of a file (`#[kunit_tests(...)] mod tests`),
+    `super` is the file itself: yielded as `self`."""
+    tests_at = text.find("#[kunit_tests(")
     for m in re.finditer(r"\b(crate|super)((?:::\w+)*)(::\{([^}]*)\})?", text):
-        base = [m.group(1)] + [s for s in m.group(2).split("::") if s]
+        first = m.group(1)
+        if first == "super" and 0 <= tests_at < m.start():
+            first = "self"
+        base = [first] + [s for s in m.group(2).split("::") if s]
         if m.group(4) is not None:
             for item in m.group(4).split(","):
                 item = item.strip().split(" as ")[0].strip()
@@ -90,7 +96,9 @@ def main():
         child_paths = [["crate"] + here + [m.group(1)] for m in re.finditer(r"(?<![:\w])(\w+)::", text) if m.group(1) in children]
         # A file `a/b.rs` is module a::b; `super` of its items is `a`.
         for path in list(expand_uses(text)) + child_paths:
-            if path[0] == "super":
+            if path[0] == "self":
+                segs = here + path[1:]
+            elif path[0] == "super":
                 if len(path) > 1 and path[1] == "super":
                     problems.append(f"{f}: uses super::super (name the module from crate:: instead)")
                     continue

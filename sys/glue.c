@@ -240,6 +240,14 @@ void dmabuf_rs_sync_for_device(struct device *dev, struct sg_table *sgt,
 	dma_sync_sgtable_for_device(dev, sgt, dir);
 }
 
+#if IS_ENABLED(CONFIG_KUNIT)
+/* A faux device of a KUnit case: let it DMA-map anything. */
+int dmabuf_rs_dma_coerce_mask_64(struct device *dev)
+{
+	return dma_coerce_mask_and_coherent(dev, DMA_BIT_MASK(64));
+}
+#endif
+
 bool dmabuf_rs_fatal_signal_pending(void)
 {
 	return fatal_signal_pending(current);

@@ -39,6 +39,9 @@ void dmabuf_rs_sync_for_cpu(struct device *dev, struct sg_table *sgt,
 			    enum dma_data_direction dir);
 void dmabuf_rs_sync_for_device(struct device *dev, struct sg_table *sgt,
 			       enum dma_data_direction dir);
+#if IS_ENABLED(CONFIG_KUNIT)
+int dmabuf_rs_dma_coerce_mask_64(struct device *dev);
+#endif
 bool dmabuf_rs_fatal_signal_pending(void);
 unsigned int dmabuf_rs_cma_alignment(void);
 bool dmabuf_rs_mem_accounting(void);

@@ -317,6 +317,27 @@ impl OwnedTable {
         // SAFETY: Valid by the type invariant.
         unsafe { (*self.ptr.as_ptr()).nents }
     }
+
+    /// Whether the table has one entry per chunk of `chunks`, in order,
+    /// each covering the whole chunk, and ends after them; read with C's
+    /// `sg_next()` (for the KUnit cases).
+    #[cfg(CONFIG_KUNIT = "y")]
+    pub(crate) fn describes(&self, chunks: &[Chunk]) -> bool {
+        let mut ok = self.nents() as usize == chunks.len();
+        // SAFETY: A valid table with `nents` entries, owned by `self`.
+        unsafe {
+            let mut sg = (*self.ptr.as_ptr()).sgl;
+            for c in chunks {
+                if sg.is_null() {
+                    return false;
+                }
+                let page = ((*sg).page_link & !SG_MARKS) as *mut bindings::page;
+                ok &= page == c.page_at(0) && (*sg).offset == 0 && (*sg).length as usize == c.len();
+                sg = bindings::sg_next(sg);
+            }
+            ok && sg.is_null()
+        }
+    }
 }
 
 impl Drop for OwnedTable {
@@ -386,9 +407,39 @@ impl DeviceTable {
 
 impl Drop for DeviceTable {
     fn drop(&mut self) {
+        let t = self.table.as_ptr();
         // SAFETY: Mapped with this device and direction (type invariant).
-        unsafe { bindings::dma_unmap_sgtable(self.dev, self.table.as_ptr(), self.dir.into(), 0) };
+        unsafe { bindings::dma_unmap_sgtable(self.dev, t, self.dir.into(), 0) };
+        // Unmapping leaves one DMA flag behind: dma-iommu marks the first
+        // entry of a table it bounced through swiotlb, and the mark would
+        // send the next device's unmap down the swiotlb path. Cleared, the
+        // table is as `OwnedTable::from_chunks` made it, and may be mapped
+        // again for any device (`heaps/buffer.rs` keeps one).
+        #[cfg(CONFIG_NEED_SG_DMA_FLAGS)]
+        // SAFETY: The table is allocated (type invariant) and no longer
+        // mapped; its owner is the only user.
+        unsafe {
+            let sgl = (*t).sgl;
+            if !sgl.is_null() {
+                (*sgl).dma_flags = 0;
+            }
+        }
     }
+}
+
+/// Lets `dev`, a faux device of a KUnit case, DMA-map any memory (a
+/// 64-bit mask).
+///
+/// # Safety
+///
+/// Nothing may map for `dev` at the same time.
+#[cfg(CONFIG_KUNIT = "y")]
+pub(crate) unsafe fn kunit_dma_mask(dev: &kernel::device::Device) -> Result {
+    // `Device` wraps a `struct device` transparently.
+    let raw = core::ptr::from_ref(dev).cast_mut().cast();
+    // SAFETY: A live device; no mapping runs concurrently (the safety
+    // requirements).
+    kernel::error::to_result(unsafe { glue::dmabuf_rs_dma_coerce_mask_64(raw) })
 }
 
 /// KUnit tests of the tables Rust exporters build, read back with C's own
@@ -398,25 +449,6 @@ impl Drop for DeviceTable {
 mod tests {
     use super::*;
     use crate::sys::pages::Gfp;
-
-    /// Checks that `table` has one entry per chunk of `chunks`, in order,
-    /// each covering the whole chunk, and that the list ends after it.
-    fn check(table: &OwnedTable, chunks: &[Chunk]) -> bool {
-        let mut ok = table.nents() as usize == chunks.len();
-        // SAFETY: A valid table with `nents` entries, owned by `table`.
-        unsafe {
-            let mut sg = (*table.ptr.as_ptr()).sgl;
-            for c in chunks {
-                if sg.is_null() {
-                    return false;
-                }
-                let page = ((*sg).page_link & !SG_MARKS) as *mut bindings::page;
-                ok &= page == c.page_at(0) && (*sg).offset == 0 && (*sg).length as usize == c.len();
-                sg = bindings::sg_next(sg);
-            }
-            ok && sg.is_null()
-        }
-    }
 
     fn chunks(n: usize, order: impl Fn(usize) -> u32) -> Result<KVec<Chunk>> {
         let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
@@ -434,7 +466,7 @@ mod tests {
         let c = chunks(1, |_| 2)?;
         let t = OwnedTable::from_chunks(&c)?;
         assert!(OwnedTable::is_inline(t.ptr));
-        assert!(check(&t, &c));
+        assert!(t.describes(&c));
         Ok(())
     }
 
@@ -445,7 +477,7 @@ mod tests {
         let c = chunks(300, |i| (i % 3) as u32)?;
         let t = OwnedTable::from_chunks(&c)?;
         assert!(!OwnedTable::is_inline(t.ptr));
-        assert!(check(&t, &c));
+        assert!(t.describes(&c));
         Ok(())
     }
 }
