@@ -12,6 +12,7 @@ use kernel::sync::aref::ARef;
 impl DmaBuf {
     /// A sync_file of the fences an access (a write if `write`) would wait
     /// for; an always-signalled one when there are none.
+    #[inline(always)]
     pub(crate) fn export_sync_file(&self, write: bool) -> Result<ARef<File>> {
         let fence = self
             .resv()
@@ -22,6 +23,7 @@ impl DmaBuf {
 
     /// Adds the fences of `fence` (arrays and chains unwrapped) as write
     /// fences if `write`, else as read fences.
+    #[inline(always)]
     pub(crate) fn import_sync_file(&self, fence: &Fence, write: bool) -> Result {
         let usage = if write { Usage::Write } else { Usage::Read };
         let mut n = 0u32;

@@ -78,6 +78,7 @@ fn export_sync_file(buf: &DmaBuf, arg: usize) -> Result {
 }
 
 /// `DMA_BUF_IOCTL_IMPORT_SYNC_FILE`.
+#[inline(always)]
 fn import_sync_file(buf: &DmaBuf, arg: usize) -> Result {
     let req: DmaBufImportSyncFile = user::<DmaBufImportSyncFile>(arg).reader().read()?;
     let write = sync_file_writes(req.flags)?;

@@ -93,6 +93,7 @@ impl Fence {
     }
 
     /// Calls `f` on every leaf fence of this (possibly array or chain) fence.
+    #[inline(always)]
     pub(crate) fn for_each_unwrapped(&self, mut f: impl FnMut(&Fence)) {
         let mut cursor = UnwrapCursor::default();
         // SAFETY: The fence is valid; the cursor is ours.
@@ -106,6 +107,7 @@ impl Fence {
     }
 
     /// Creates a sync_file holding this fence; returns its file.
+    #[inline]
     pub(crate) fn to_sync_file(&self) -> Result<ARef<File>> {
         // SAFETY: The fence is valid; the sync_file takes its own reference.
         let file = unsafe { glue::dmabuf_rs_sync_file_create(self.as_raw()) };

@@ -243,6 +243,7 @@ impl Resv {
 
     /// One fence that signals when all fences of `usage` have signalled,
     /// or `None` when there are none.
+    #[inline]
     pub(crate) fn get_singleton(&self, usage: Usage) -> Result<Option<ARef<Fence>>> {
         let mut fence: *mut bindings::dma_fence = core::ptr::null_mut();
         // SAFETY: The object is initialized; `fence` is a valid out pointer.
@@ -259,12 +260,14 @@ impl<'a> ResvHeld<'a> {
     }
 
     /// Reserves room for `n` more fences.
+    #[inline]
     pub(crate) fn reserve_fences(&self, n: u32) -> Result {
         // SAFETY: The object is initialized and locked (type invariant).
         check(unsafe { bindings::dma_resv_reserve_fences(self.resv.as_raw(), n) })
     }
 
     /// Adds a fence (a slot must have been reserved).
+    #[inline]
     pub(crate) fn add_fence(&self, fence: &Fence, usage: Usage) {
         // SAFETY: The object is initialized and locked; `fence` is valid.
         unsafe { bindings::dma_resv_add_fence(self.resv.as_raw(), fence.as_raw(), usage.raw()) };
