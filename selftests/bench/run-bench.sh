@@ -13,7 +13,8 @@
 # CSV, guest logs, the kernels' .configs, the QEMU command lines, table,
 # chart) goes into one folder under $CACHE/bench/, printed at the end.
 #
-# Settings (environment): BENCH_BOOTS (5) boots per kernel and mode,
+# Settings (environment): BENCH_BOOTS (4) boots per kernel
+# and mode (16 boots of 85-130 s: about 28 minutes; 5 took 36),
 # BENCH_BATCHES (30) timed batches per row, BENCH_MODES ("icount wall"),
 # BENCH_OUT (results folder), BENCH_SKIP_BUILD=1 (boot the kernels as last
 # built, without taking the build lock), BENCH_NOTE (a line for meta.txt).
@@ -23,7 +24,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../scripts/common.sh"
 cd "$REPO"
 
-boots=${BENCH_BOOTS:-5}
+boots=${BENCH_BOOTS:-4}
 batches=${BENCH_BATCHES:-30}
 modes=${BENCH_MODES:-icount wall}
 out=${BENCH_OUT:-$CACHE/bench/$(date -u +%Y-%m-%dT%H%M%SZ)}
