@@ -230,6 +230,16 @@ impl Drop for Vmap<'_> {
     }
 }
 
+/// The device of a faux device registration, with a reference: the
+/// importer's device in the KUnit cases (here and in `heaps/buffer.rs`).
+#[cfg(CONFIG_KUNIT = "y")]
+pub(crate) fn faux_device(reg: &kernel::faux::Registration) -> ARef<Device> {
+    let fdev: &kernel::faux::Device<kernel::device::Bound> = reg.as_ref();
+    let dev: &Device<kernel::device::Bound> = fdev.as_ref();
+    let dev: &Device = dev;
+    dev.into()
+}
+
 /// KUnit tests of the object model through the safe API, with a Rust test
 /// exporter whose pages and counters the tests control.
 #[kunit_tests(dmabuf_rs)]
@@ -239,7 +249,6 @@ mod tests {
     use crate::sys::pages::{Chunk, Gfp, PageArray, PageVmap};
     use crate::sys::pseudo_fs;
     use core::sync::atomic::{AtomicU32, Ordering};
-    use kernel::device::Bound;
     use kernel::faux;
     use kernel::new_mutex;
     use kernel::sync::Mutex;
@@ -369,14 +378,6 @@ mod tests {
         DmaBuf::export_rust(exporter(pages, 0)?, pages * 4096, 2, c"dmabuf_kunit")
     }
 
-    /// The device of a faux device registration, with a reference.
-    fn device(reg: &faux::Registration) -> ARef<Device> {
-        let fdev: &faux::Device<Bound> = reg.as_ref();
-        let dev: &Device<Bound> = fdev.as_ref();
-        let dev: &Device = dev;
-        dev.into()
-    }
-
     fn attachment_count(buf: &DmaBuf) -> usize {
         let mut n = 0;
         buf.lock().for_each_attachment(|_| n += 1);
@@ -403,8 +404,8 @@ mod tests {
         let buf = new_buffer(1)?;
         assert_eq!(attachment_count(&buf), 0);
         {
-            let a = buf.attach_guard(device(&dev))?;
-            let b = buf.attach_guard(device(&dev))?;
+            let a = buf.attach_guard(faux_device(&dev))?;
+            let b = buf.attach_guard(faux_device(&dev))?;
             assert_eq!(attachment_count(&buf), 2);
             drop(a);
             assert_eq!(attachment_count(&buf), 1);
@@ -419,7 +420,7 @@ mod tests {
         reset();
         let dev = faux::Registration::new(c"dmabuf-kunit-m", None)?;
         let buf = new_buffer(4)?;
-        let a = buf.attach_guard(device(&dev))?;
+        let a = buf.attach_guard(faux_device(&dev))?;
         {
             let m = a.map(DataDirection::Bidirectional)?;
             assert!(m.table().is_some_and(|t| t.iter().count() >= 1));
@@ -436,7 +437,7 @@ mod tests {
         let dev = faux::Registration::new(c"dmabuf-kunit-l", None)?;
         let buf = new_buffer(2)?;
         let other = new_buffer(1)?;
-        let a = buf.attach_guard(device(&dev))?;
+        let a = buf.attach_guard(faux_device(&dev))?;
         {
             let locked = buf.lock();
             let m = a.map_locked(&locked, DataDirection::ToDevice)?;

@@ -234,9 +234,8 @@ impl Exporter for HeapBuffer {
 #[kunit_tests(dmabuf_rs_heap_buffer)]
 mod tests {
     use super::*;
-    use crate::dma_buf::importer::Mapping;
+    use crate::dma_buf::importer::{faux_device, Mapping};
     use crate::sys::pages::Gfp;
-    use kernel::device::{Bound, Device};
     use kernel::dma::DmaAddress;
     use kernel::faux;
     use kernel::io::ResourceSize;
@@ -258,17 +257,10 @@ mod tests {
         Ok(v)
     }
 
-    fn device(reg: &faux::Registration) -> ARef<Device> {
-        let fdev: &faux::Device<Bound> = reg.as_ref();
-        let dev: &Device<Bound> = fdev.as_ref();
-        let dev: &Device = dev;
-        dev.into()
-    }
-
     #[test]
     fn unmapped_table_is_kept_and_mapped_again() -> Result {
         let reg = faux::Registration::new(c"dmabuf-kunit-heap", None)?;
-        let dev = device(&reg);
+        let dev = faux_device(&reg);
         // SAFETY: The device is new: nothing maps for it yet.
         unsafe { crate::sys::sg_table::kunit_dma_mask(&dev)? };
         // 64 KiB + 8 KiB + 4 KiB: three chunks, one table entry each, none

@@ -11,6 +11,7 @@
 use super::registry::{self, DmaHeap};
 use crate::dma_buf::DmaBuf;
 use crate::sys::cdev::ChrdevOps;
+use crate::sys::kmem::LazyKVec;
 use crate::sys::pages::PAGE_SIZE;
 use crate::uapi::dma_heap::*;
 use kernel::fs::file::FileDescriptorReservation;
@@ -69,11 +70,11 @@ fn alloc_ioctl(heap: &DmaHeap, ucmd: u32, arg: usize) -> Result<i32> {
     };
     let ksize = in_size.max(out_size).max(_IOC_SIZE(kcmd));
     let mut stack = [0u8; STACK_KDATA];
-    // Only a command bigger than the stack room makes a vector: dropping
-    // even an empty `KVec` calls into the allocator.
-    let mut big: Option<KVec<u8>> = None;
+    // Only a command bigger than the stack room allocates.
+    let mut big = LazyKVec::<u8>::new();
     let kdata: &mut [u8] = if ksize > STACK_KDATA {
-        big.insert(KVec::from_elem(0, ksize, GFP_KERNEL)?)
+        big.resize(ksize, 0, GFP_KERNEL)?;
+        &mut big
     } else {
         &mut stack[..ksize]
     };

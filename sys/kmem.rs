@@ -68,8 +68,9 @@ pub(crate) unsafe fn kfree<T>(p: NonNull<T>) {
 /// A [`KVec`] that does not call the allocator when it drops without ever
 /// having allocated: the `kernel` crate's `Vec` frees its buffer even at
 /// capacity 0, through `krealloc_node_align()` of NULL (about 55 guest
-/// instructions in the profile of a heap buffer's release, whose table
-/// list is empty unless it was mapped).
+/// instructions in the profiles of a heap buffer's release, whose table
+/// list is empty unless it was mapped, and of every heap ALLOC, whose
+/// argument vector is empty unless the argument outgrows the stack).
 pub(crate) struct LazyKVec<T>(ManuallyDrop<KVec<T>>);
 
 impl<T> LazyKVec<T> {
