@@ -23,6 +23,8 @@ pub(crate) mod dma_buf;
 pub(crate) mod dma_buf_ops;
 pub(crate) mod export_info;
 pub(crate) mod fence;
+#[cfg(CONFIG_DMABUF_HEAPS)]
+pub(crate) mod heap;
 pub(crate) mod iosys_map;
 pub(crate) mod kmem;
 pub(crate) mod module_ref;

@@ -2,19 +2,9 @@
 //! The exported C API of the heap framework (`EXPORT_SYMBOL_NS_GPL(..,
 //! "DMA_BUF_HEAP")`, the export lines are in `sys/glue.c`).
 
-use super::registry::{self, DmaHeap, DmaHeapOps};
+use super::registry::{self, DmaHeap};
+use crate::sys::heap::{dma_heap, dma_heap_export_info};
 use kernel::ffi::{c_char, c_void};
-
-/// `struct dma_heap_export_info`.
-#[repr(C)]
-pub(crate) struct DmaHeapExportInfo {
-    /// Heap name (device node name); must outlive the heap.
-    pub(crate) name: *const c_char,
-    /// The operations.
-    pub(crate) ops: *const DmaHeapOps,
-    /// Exporter data.
-    pub(crate) priv_: *mut c_void,
-}
 
 /// `dma_heap_add`: registers a heap and creates `/dev/dma_heap/<name>`.
 ///
@@ -23,12 +13,12 @@ pub(crate) struct DmaHeapExportInfo {
 /// `info` must point to a valid export info whose `name` is NULL or a
 /// string and whose `ops` is NULL or a table, valid until module exit.
 #[no_mangle]
-unsafe extern "C" fn dma_heap_add(info: *const DmaHeapExportInfo) -> *mut DmaHeap {
+unsafe extern "C" fn dma_heap_add(info: *const dma_heap_export_info) -> *mut dma_heap {
     // SAFETY: A valid export info, by the C contract.
     let info = unsafe { &*info };
     // SAFETY: As above.
     match unsafe { registry::add(info.name, info.ops, info.priv_) } {
-        Ok(h) => core::ptr::from_ref(h).cast_mut(),
+        Ok(h) => h.as_raw(),
         Err(e) => e.to_ptr(),
     }
 }
@@ -39,9 +29,9 @@ unsafe extern "C" fn dma_heap_add(info: *const DmaHeapExportInfo) -> *mut DmaHea
 ///
 /// `heap` must be a heap registered by [`dma_heap_add`].
 #[no_mangle]
-unsafe extern "C" fn dma_heap_get_drvdata(heap: *mut DmaHeap) -> *mut c_void {
+unsafe extern "C" fn dma_heap_get_drvdata(heap: *mut dma_heap) -> *mut c_void {
     // SAFETY: A registered heap by the C contract.
-    unsafe { &*heap }.priv_data()
+    unsafe { DmaHeap::from_raw(heap) }.priv_data()
 }
 
 /// `dma_heap_get_name`: the heap's name.
@@ -50,7 +40,7 @@ unsafe extern "C" fn dma_heap_get_drvdata(heap: *mut DmaHeap) -> *mut c_void {
 ///
 /// `heap` must be a heap registered by [`dma_heap_add`].
 #[no_mangle]
-unsafe extern "C" fn dma_heap_get_name(heap: *mut DmaHeap) -> *const c_char {
+unsafe extern "C" fn dma_heap_get_name(heap: *mut dma_heap) -> *const c_char {
     // SAFETY: A registered heap by the C contract.
-    unsafe { &*heap }.name_ptr()
+    unsafe { DmaHeap::from_raw(heap) }.name_ptr()
 }

@@ -3,8 +3,9 @@
 //! registered with a `dma_heap_ops` table generated per kind, whose
 //! `allocate` reaches [`HeapKind::allocate`].
 
-use super::registry::{self, DmaHeap, DmaHeapOps};
+use super::registry::{self, DmaHeap};
 use crate::dma_buf::DmaBuf;
+use crate::sys::heap::{allocate_result, dma_heap, dma_heap_ops, RawDmaBuf};
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
 
@@ -23,29 +24,27 @@ pub(crate) struct Entry<K: HeapKind> {
 struct Ops<K>(core::marker::PhantomData<K>);
 
 impl<K: HeapKind> Ops<K> {
-    const OPS: DmaHeapOps = DmaHeapOps {
+    const OPS: dma_heap_ops = dma_heap_ops {
         allocate: Some(allocate_tramp::<K>),
     };
 }
 
-/// `allocate` of heap kind `K`.
+/// `allocate` of heap kind `K`, typed as C's `dma_heap_ops.allocate`
+/// (see `sys/heap.rs` for why the types matter).
 ///
 /// # Safety
 ///
 /// The framework calls this with a heap registered by [`add`] for kind
 /// `K`, whose `priv` is an `Entry<K>` that outlives the registration.
 unsafe extern "C" fn allocate_tramp<K: HeapKind>(
-    heap: *mut DmaHeap,
+    heap: *mut dma_heap,
     len: kernel::ffi::c_ulong,
     fd_flags: u32,
     _heap_flags: u64,
-) -> *mut DmaBuf {
+) -> *mut RawDmaBuf {
     // SAFETY: By the safety requirements.
-    let entry = unsafe { &*(*heap).priv_data().cast::<Entry<K>>() };
-    match entry.kind.allocate(entry.name, len, fd_flags) {
-        Ok(buf) => ARef::into_raw(buf).as_ptr(),
-        Err(e) => e.to_ptr(),
-    }
+    let entry = unsafe { &*DmaHeap::from_raw(heap).priv_data().cast::<Entry<K>>() };
+    allocate_result(entry.kind.allocate(entry.name, len, fd_flags))
 }
 
 /// Boxes a heap's data and registers it under `name`. A refused

@@ -11,24 +11,16 @@
 
 use crate::dma_buf::DmaBuf;
 use crate::sys::cdev::{Node, Region};
-use crate::sys::check_ptr;
-use kernel::ffi::{c_char, c_ulong, c_void};
+use crate::sys::heap::{self, dma_heap, dma_heap_ops};
+use kernel::ffi::{c_char, c_void};
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
 
 /// Minors available for heaps.
 pub(crate) const NUM_HEAP_MINORS: usize = 128;
 
-/// `struct dma_heap_ops`.
-#[repr(C)]
-pub(crate) struct DmaHeapOps {
-    /// Allocates a buffer of `len` (page-aligned) bytes; an `ERR_PTR` on
-    /// failure.
-    pub(crate) allocate:
-        Option<unsafe extern "C" fn(*mut DmaHeap, c_ulong, u32, u64) -> *mut DmaBuf>,
-}
-
-/// A registered heap (`struct dma_heap`, opaque to C).
+/// A registered heap: what a `struct dma_heap *` points to (C sees only
+/// the pointer, [`DmaHeap::as_raw`]).
 ///
 /// # Invariants
 ///
@@ -36,7 +28,7 @@ pub(crate) struct DmaHeapOps {
 /// valid until the heap is removed at module exit.
 pub(crate) struct DmaHeap {
     name: *const c_char,
-    ops: *const DmaHeapOps,
+    ops: *const dma_heap_ops,
     priv_: *mut c_void,
     /// The device node; removed before the heap is freed.
     node: Option<Node>,
@@ -65,6 +57,22 @@ impl DmaHeap {
         self.priv_
     }
 
+    /// The heap as C names it.
+    pub(crate) fn as_raw(&self) -> *mut dma_heap {
+        core::ptr::from_ref(self).cast_mut().cast()
+    }
+
+    /// The heap behind a pointer C handed back.
+    ///
+    /// # Safety
+    ///
+    /// `heap` must come from [`DmaHeap::as_raw`] of a heap that is still
+    /// registered for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(heap: *mut dma_heap) -> &'a DmaHeap {
+        // SAFETY: By the safety requirements.
+        unsafe { &*heap.cast::<DmaHeap>() }
+    }
+
     /// Calls the heap's `allocate`; the new buffer.
     pub(crate) fn allocate(
         &self,
@@ -72,14 +80,10 @@ impl DmaHeap {
         fd_flags: u32,
         heap_flags: u64,
     ) -> Result<ARef<DmaBuf>> {
-        // SAFETY: Valid by the type invariant.
-        let f = unsafe { (*self.ops).allocate }.ok_or(EINVAL)?;
-        let me = core::ptr::from_ref(self).cast_mut();
-        // SAFETY: A live heap; the callback follows the dma_heap_ops contract.
-        let buf = check_ptr(unsafe { f(me, len as c_ulong, fd_flags, heap_flags) })?;
-        let buf = core::ptr::NonNull::new(buf).ok_or(ENOMEM)?;
-        // SAFETY: A new buffer of this core with one reference for us.
-        Ok(unsafe { ARef::from_raw(buf) })
+        // SAFETY: The table is valid by the type invariant, `self` is the
+        // heap it was registered for, and `allocate` follows the contract
+        // (C heaps by the C API, ours in `heaps/kind.rs`).
+        unsafe { heap::allocate(&*self.ops, self.as_raw(), len, fd_flags, heap_flags) }
     }
 }
 
@@ -141,7 +145,7 @@ pub(crate) fn exit() {
 /// `name` must be a string and `ops` a table, both valid until module exit.
 pub(crate) unsafe fn add(
     name: *const c_char,
-    ops: *const DmaHeapOps,
+    ops: *const dma_heap_ops,
     priv_: *mut c_void,
 ) -> Result<&'static DmaHeap> {
     // SAFETY: By the safety requirements.

@@ -53,5 +53,7 @@ struct dmabuf_test_import {
 #define DMABUF_TEST_REATTACH		_IO('T', 9)
 /* Attach, map, count the mapped bytes and entries, unmap, detach. */
 #define DMABUF_TEST_MAPINFO		_IOWR('T', 10, struct dmabuf_test_import)
+/* Registers the C heap "dmabuf_test_heap" (once; pins the module). */
+#define DMABUF_TEST_HEAP_ADD		_IO('T', 11)
 
 #endif

@@ -147,20 +147,20 @@ static const struct dma_buf_ops bad_ops = {
 	.release = test_release,
 };
 
-static long do_export(struct dmabuf_test_export *arg, void __user *uarg)
+/* A buffer of the test exporter: SIZE bytes of zeroed pages. */
+static struct dma_buf *export_test_buf(unsigned long size, u32 flags)
 {
 	DEFINE_DMA_BUF_EXPORT_INFO(info);
 	struct test_buf *tb;
 	struct dma_buf *buf;
 	unsigned long i;
-	int fd;
 
-	if (!arg->size || arg->size > (64 << 20))
-		return -EINVAL;
+	if (!size || size > (64 << 20))
+		return ERR_PTR(-EINVAL);
 	tb = kzalloc(sizeof(*tb), GFP_KERNEL);
 	if (!tb)
-		return -ENOMEM;
-	tb->npages = PAGE_ALIGN(arg->size) >> PAGE_SHIFT;
+		return ERR_PTR(-ENOMEM);
+	tb->npages = PAGE_ALIGN(size) >> PAGE_SHIFT;
 	tb->pages = kvcalloc(tb->npages, sizeof(*tb->pages), GFP_KERNEL);
 	if (!tb->pages)
 		goto err;
@@ -170,16 +170,33 @@ static long do_export(struct dmabuf_test_export *arg, void __user *uarg)
 			goto err;
 	}
 	info.ops = &test_ops;
-	if (arg->flags & DMABUF_TEST_EXPORT_NO_NAME)
+	if (flags & DMABUF_TEST_EXPORT_NO_NAME)
 		info.exp_name = NULL;
 	info.size = tb->npages << PAGE_SHIFT;
 	info.flags = O_RDWR;
 	info.priv = tb;
 	buf = dma_buf_export(&info);
-	if (IS_ERR(buf)) {
+	if (IS_ERR(buf))
 		test_release(&(struct dma_buf){ .priv = tb });
+	return buf;
+err:
+	if (tb->pages)
+		for (i = 0; i < tb->npages; i++)
+			if (tb->pages[i])
+				__free_page(tb->pages[i]);
+	kvfree(tb->pages);
+	kfree(tb);
+	return ERR_PTR(-ENOMEM);
+}
+
+static long do_export(struct dmabuf_test_export *arg, void __user *uarg)
+{
+	struct dma_buf *buf;
+	int fd;
+
+	buf = export_test_buf(arg->size, arg->flags);
+	if (IS_ERR(buf))
 		return PTR_ERR(buf);
-	}
 	if (arg->flags & DMABUF_TEST_EXPORT_FD) {
 		fd = dma_buf_fd(buf, O_CLOEXEC);
 		if (fd < 0) {
@@ -208,14 +225,6 @@ static long do_export(struct dmabuf_test_export *arg, void __user *uarg)
 	}
 	dma_buf_fd_install(buf, fd);
 	return 0;
-err:
-	if (tb->pages)
-		for (i = 0; i < tb->npages; i++)
-			if (tb->pages[i])
-				__free_page(tb->pages[i]);
-	kvfree(tb->pages);
-	kfree(tb);
-	return -ENOMEM;
 }
 
 /*
@@ -362,6 +371,49 @@ static const struct dma_heap_ops test_heap_ops = {
 };
 
 static const struct dma_heap_ops no_allocate_ops;
+
+/*
+ * A heap in C, as OP-TEE's or a vendor's: "dmabuf_test_heap" hands out
+ * buffers of the test exporter. The core calls its allocate through the
+ * C-typed pointer (with CONFIG_CFI the call is checked against this
+ * function's C type). Heaps are never removed, so registering it pins
+ * this module for good.
+ */
+static struct dma_buf *c_heap_allocate(struct dma_heap *heap, unsigned long len,
+				       u32 fd_flags, u64 heap_flags)
+{
+	if (strcmp(dma_heap_get_name(heap), "dmabuf_test_heap") ||
+	    dma_heap_get_drvdata(heap) != &c_heap_allocate)
+		return ERR_PTR(-EBADSLT);
+	return export_test_buf(len, 0);
+}
+
+static const struct dma_heap_ops c_heap_ops = {
+	.allocate = c_heap_allocate,
+};
+
+static long do_heap_add(void)
+{
+	static DEFINE_MUTEX(lock);
+	static struct dma_heap *heap;
+	struct dma_heap_export_info info = {
+		.name = "dmabuf_test_heap", .ops = &c_heap_ops, .priv = &c_heap_allocate,
+	};
+	long ret = 0;
+
+	mutex_lock(&lock);
+	if (!heap) {
+		heap = dma_heap_add(&info);
+		if (IS_ERR(heap)) {
+			ret = PTR_ERR(heap);
+			heap = NULL;
+		} else {
+			__module_get(THIS_MODULE);
+		}
+	}
+	mutex_unlock(&lock);
+	return ret;
+}
 
 /* dma_heap_add() refusals: none of these may register a heap. */
 static long do_heap_add_error(u32 which)
@@ -681,6 +733,8 @@ static long test_ioctl(struct file *f, unsigned int cmd, unsigned long uarg)
 		return do_unhold(uarg);
 	case DMABUF_TEST_REATTACH:
 		return do_reattach((int)uarg);
+	case DMABUF_TEST_HEAP_ADD:
+		return do_heap_add();
 	}
 	return -ENOTTY;
 }
