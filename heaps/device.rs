@@ -82,9 +82,7 @@ fn alloc_ioctl(heap: &DmaHeap, ucmd: u32, arg: usize) -> Result<i32> {
         UserSlice::new(UserPtr::from_addr(arg), ksize.max(1)).reader_writer();
     reader.read_slice(&mut kdata[..in_size])?;
     let n = core::mem::size_of::<DmaHeapAllocationData>();
-    let mut data = DmaHeapAllocationData::from_bytes(&kdata[..n])
-        .copied()
-        .ok_or(EINVAL)?;
+    let mut data = decode(kdata)?;
 
     let buf = allocate(heap, &data)?;
     // The fd is reserved, then the result copied out, as upstream does;
@@ -105,6 +103,16 @@ fn alloc_ioctl(heap: &DmaHeap, ucmd: u32, arg: usize) -> Result<i32> {
     }
     DmaBuf::install(buf, fd);
     Ok(0)
+}
+
+/// The request in the first bytes of `kdata`, copied out: the bytes are a
+/// `u8` array (alignment 1), so the struct cannot be borrowed in place.
+fn decode(kdata: &[u8]) -> Result<DmaHeapAllocationData> {
+    let n = core::mem::size_of::<DmaHeapAllocationData>();
+    kdata
+        .get(..n)
+        .and_then(DmaHeapAllocationData::from_bytes_copy)
+        .ok_or(EINVAL)
 }
 
 /// Checks the request and allocates.
@@ -131,4 +139,33 @@ fn allocate(
     }
     let len = usize::try_from(len).map_err(|_| ENOMEM)?;
     heap.allocate(len, data.fd_flags, data.heap_flags)
+}
+
+#[kunit_tests(dmabuf_rs_heap_ioctl)]
+mod tests {
+    use super::*;
+
+    /// The argument decodes at every offset from an 8-byte boundary, as it
+    /// may sit in the ioctl's `u8` stack array.
+    #[test]
+    fn decode_unaligned() -> Result {
+        let want = DmaHeapAllocationData {
+            len: 0x1234_5678_9abc,
+            fd: 7,
+            fd_flags: 0o2000002,
+            heap_flags: 3,
+        };
+        let mut room = [0u8; STACK_KDATA + 8];
+        for off in 0..8 {
+            let n = core::mem::size_of::<DmaHeapAllocationData>();
+            room[off..off + n].copy_from_slice(want.as_bytes());
+            let got = decode(&room[off..])?;
+            assert_eq!(got.len, want.len);
+            assert_eq!(got.fd, want.fd);
+            assert_eq!(got.fd_flags, want.fd_flags);
+            assert_eq!(got.heap_flags, want.heap_flags);
+        }
+        assert_eq!(decode(&room[..4]).err(), Some(EINVAL));
+        Ok(())
+    }
 }
