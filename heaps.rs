@@ -35,22 +35,28 @@ use kind::{add, Entry};
 
 /// The heap framework and this module's heaps, from module init to exit.
 ///
-/// Fields drop in order: first the registry (every heap and node goes, so
-/// no allocation can reach the heap data), then the heap data.
+/// Fields drop in declaration order: first the registry (every heap and
+/// node goes, so no open or allocation can reach the heap data any more),
+/// then the heap data. [`Heaps::register`] fills the fields of a `Heaps`
+/// that exists from the start, so that a registration failing part-way
+/// unwinds in that same order too.
 pub(crate) struct Heaps {
     _registry: RegistryGuard,
     #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
-    _system: KBox<Entry<system::SystemHeap>>,
+    system: Option<KBox<Entry<system::SystemHeap>>>,
     #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
-    _cma: KVec<KBox<Entry<cma::CmaHeap>>>,
+    cma: KVec<KBox<Entry<cma::CmaHeap>>>,
 }
 
-/// Removes every heap and the char device region on drop.
+/// Removes every heap and the char device region on drop; in a module
+/// init that fails, then waits until the heap files opened meanwhile are
+/// closed (`sys/module_ref.rs`), before the heap data goes.
 struct RegistryGuard;
 
 impl Drop for RegistryGuard {
     fn drop(&mut self) {
         registry::exit();
+        crate::sys::module_ref::wait_for_users_of_failing_init();
     }
 }
 
@@ -62,25 +68,33 @@ impl Heaps {
         let region =
             Region::new::<device::HeapDevice>(c"dma_heap", registry::NUM_HEAP_MINORS as u32)?;
         registry::set_region(region);
-        let registry = RegistryGuard;
-        #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
-        let system = add(c"system", system::SystemHeap)?;
-        #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
-        let cma = {
-            let areas = cma::areas()?;
-            let mut cma = KVec::with_capacity(areas.len(), GFP_KERNEL)?;
-            for (name, area) in areas {
-                // Room reserved above: a registered entry is never dropped here.
-                cma.push(add(name, cma::CmaHeap(area))?, GFP_KERNEL)?;
-            }
-            cma
-        };
-        Ok(Heaps {
-            _registry: registry,
+        // From here on an early return drops `heaps`: the registry first.
+        #[allow(unused_mut)]
+        let mut heaps = Heaps {
+            _registry: RegistryGuard,
             #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
-            _system: system,
+            system: None,
             #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
-            _cma: cma,
-        })
+            cma: KVec::new(),
+        };
+        #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
+        {
+            heaps.system = Some(add(c"system", system::SystemHeap)?);
+        }
+        #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
+        {
+            let areas = cma::areas()?;
+            heaps.cma.reserve(areas.len(), GFP_KERNEL)?;
+            for (name, area) in areas {
+                let entry = add(name, cma::CmaHeap(area))?;
+                // Room reserved above. Were it not there, the entry is
+                // leaked rather than dropped while still registered.
+                if let Err(e) = heaps.cma.push_within_capacity(entry) {
+                    KBox::leak(e.0);
+                    return Err(ENOMEM);
+                }
+            }
+        }
+        Ok(heaps)
     }
 }

@@ -24,6 +24,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -750,6 +751,159 @@ static void load_cycles(int n)
 	result(system("modprobe dmabuf_rs") == 0, "the core loads again after the cycles");
 }
 
+static int write_file(const char *path, const char *val)
+{
+	int f = open(path, O_WRONLY | O_CLOEXEC), r;
+
+	if (f < 0)
+		return -1;
+	r = write(f, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -1;
+	close(f);
+	return r;
+}
+
+/* Entries in a directory other than . and .. (-1 if it cannot be read). */
+static int dir_entries(const char *path)
+{
+	char cmd[160], line[32] = "";
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "ls -A %s 2>/dev/null | wc -l", path);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (!fgets(line, sizeof(line), p))
+		line[0] = 0;
+	pclose(p);
+	return line[0] ? atoi(line) : -1;
+}
+
+/*
+ * Module load under fault injection, racing an opener of the heap nodes
+ * (issue 19, defect 2): for N = 1, 2, ... the Nth allocation (slab or
+ * page) or user copy of this thread fails while it loads dmabuf_rs.ko with
+ * finit_module(); a thread opens /dev/dma_heap/system and allocates
+ * meanwhile. A load that fails must fail cleanly: a plain errno, no heap
+ * node or class device left behind, no module; a load that succeeds must
+ * unload again. KASAN watches the nodes of a half-registered heap (a heap
+ * whose data went before its node, as it did, is a use after free for
+ * the opener). Ends when the Nth point is past the whole load.
+ */
+static volatile int lf_stop;
+static volatile long lf_allocs, lf_opens;
+
+static void *load_fault_opener(void *arg)
+{
+	(void)arg;
+	while (!lf_stop) {
+		int heap = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC), fd;
+
+		if (heap >= 0) {
+			lf_opens++;
+			if (alloc(heap, 4096, O_RDWR | O_CLOEXEC, &fd) == 0) {
+				close(fd);
+				lf_allocs++;
+			}
+			close(heap);
+		}
+		usleep(200);
+	}
+	return NULL;
+}
+
+static void load_faults(void)
+{
+	const char *dbg = "/sys/kernel/debug";
+	const char *attrs[] = { "failslab", "fail_page_alloc", "fail_usercopy" };
+	char path[256], ko[256] = "", buf[32];
+	int points = 0, failures = 0, bad = 0, leftover = 0, unload_failed = 0, n, kofd, nth;
+	FILE *p;
+	pthread_t t;
+
+	p = popen("find /lib/modules -name 'dmabuf_rs.ko*' | head -n 1", "r");
+	if (p) {
+		if (fgets(ko, sizeof(ko), p))
+			ko[strcspn(ko, "\n")] = 0;
+		pclose(p);
+	}
+	kofd = ko[0] ? open(ko, O_RDONLY | O_CLOEXEC) : -1;
+	nth = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	if (kofd < 0 || nth < 0 || !rmmod_core()) {
+		result(0, "load under fault injection # SKIP %s",
+		       kofd < 0 ? "no dmabuf_rs.ko" : nth < 0 ? "no fail-nth" : "the core did not unload");
+		if (kofd >= 0)
+			close(kofd);
+		if (nth >= 0)
+			close(nth);
+		system("modprobe dmabuf_rs");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s/task-filter", dbg, attrs[i]);
+		write_file(path, "Y");
+		snprintf(path, sizeof(path), "%s/%s/verbose", dbg, attrs[i]);
+		write_file(path, "0");
+	}
+	snprintf(path, sizeof(path), "%s/failslab/ignore-gfp-wait", dbg);
+	write_file(path, "N");
+	snprintf(path, sizeof(path), "%s/fail_page_alloc/ignore-gfp-wait", dbg);
+	write_file(path, "N");
+	/* The module's KUnit suites would run (and fail) on every load. */
+	write_file("/sys/module/kunit/parameters/filter_glob", "dmabuf_none_at_load");
+	lf_stop = 0;
+	pthread_create(&t, NULL, load_fault_opener, NULL);
+	for (n = 1; n <= 3000; n++) {
+		int r, e, reached;
+
+		snprintf(buf, sizeof(buf), "%d", n);
+		if (pwrite(nth, buf, strlen(buf), 0) < 0)
+			break;
+		r = syscall(__NR_finit_module, kofd, "", 0);
+		e = errno;
+		r = r ? -e : 0;
+		buf[0] = 0;
+		reached = pread(nth, buf, sizeof(buf) - 1, 0) > 0 && atoi(buf) == 0;
+		pwrite(nth, "0", 1, 0);
+		if (!reached && !r) {
+			/* Past the last point: a clean load; unload it. */
+			if (!rmmod_core())
+				unload_failed++;
+			break;
+		}
+		points++;
+		if (r) {
+			failures++;
+			if (e != ENOMEM && e != EFAULT && e != EINVAL && e != ENOSPC && e != EBUSY) {
+				if (!bad)
+					printf("# load fault %d: finit_module gave %s\n", n, strerrorname_np(e));
+				bad = e;
+			}
+			if (dir_entries("/dev/dma_heap") > 0 || dir_entries("/sys/class/dma_heap") > 0) {
+				if (!leftover)
+					printf("# load fault %d: %s failed but left heap nodes behind\n", n,
+					       strerrorname_np(e));
+				leftover++;
+			}
+		} else {
+			/* The fault was absorbed: the core works, and unloads. */
+			for (int tries = 0; tries < 50 && !rmmod_core(); tries++)
+				usleep(20000);
+			if (access("/dev/dma_heap/system", F_OK) == 0)
+				unload_failed++;
+		}
+	}
+	lf_stop = 1;
+	pthread_join(t, NULL);
+	write_file("/sys/module/kunit/parameters/filter_glob", "dmabuf*");
+	close(kofd);
+	close(nth);
+	printf("# load under fault injection: %d points, %d made the load fail; the opener opened %ld times and allocated %ld times\n",
+	       points, failures, lf_opens, lf_allocs);
+	result(points > 10 && n <= 3000 && !bad && !leftover && !unload_failed,
+	       "load under fault injection racing an opener: every point gives a clean load or a clean errno with nothing left registered");
+	result(system("modprobe dmabuf_rs") == 0, "the core loads again after the faults");
+}
+
 /*
  * "rmmod" mode (Rust kernels only): the core cannot be removed while a heap
  * file, a buffer fd, a mapping of a buffer or an O_PATH file of a closed
@@ -806,6 +960,7 @@ static int rmmod_test(int race_rounds, int cycles)
 	close(heap);
 	unload_race(race_rounds);
 	load_cycles(cycles);
+	load_faults();
 	printf("1..%d\n", test_no);
 	return failed ? 1 : 0;
 }

@@ -68,3 +68,38 @@ impl Drop for ModuleRef {
         unsafe { module_put(self.module) };
     }
 }
+
+/// Waits, in an init of this module that is failing, until nothing but the
+/// loader holds a reference on the module.
+///
+/// A char device or buffer file opened while init runs (its node became
+/// visible before a later step failed) holds a reference on the module,
+/// but the loader frees a module whose init failed without waiting for
+/// such references (`do_init_module` in `kernel/module/main.c`): the
+/// file's last close would then run freed code and put a freed module. So
+/// a failing init, once its nodes are removed, waits here until the files
+/// opened meanwhile are closed. Outside init it returns at once (at exit
+/// `delete_module` has seen no reference), and so it does for built-in
+/// code.
+#[cfg(CONFIG_MODULE_UNLOAD)]
+pub(crate) fn wait_for_users_of_failing_init() {
+    let module = super::this_module();
+    if module.is_null() {
+        return;
+    }
+    // SAFETY: This module is alive while its code runs, and only the
+    // loader, in the thread running this init, changes its state.
+    if unsafe { (*module).state } != bindings::module_state_MODULE_STATE_COMING {
+        return;
+    }
+    // The loader holds one reference of its own during init (`load_module`).
+    // SAFETY: As above.
+    while unsafe { bindings::module_refcount(module) } > 1 {
+        kernel::time::delay::fsleep(kernel::time::Delta::from_millis(10));
+    }
+}
+
+/// Without `CONFIG_MODULE_UNLOAD` files take no reference: nothing to wait
+/// for.
+#[cfg(not(CONFIG_MODULE_UNLOAD))]
+pub(crate) fn wait_for_users_of_failing_init() {}
