@@ -76,4 +76,14 @@ expect "without DMABUF_RUST the C core and heaps are built" \
 	CONFIG_DMABUF_RUST=n CONFIG_DMABUF_RUST_CORE=n CONFIG_DMABUF_HEAPS_SYSTEM=y
 resolve base builtin
 expect "the built-in form" CONFIG_DMABUF_RUST=y CONFIG_DMABUF_RUST_CORE=y
+# The built-in users of the API are derived from the tree, not listed by
+# hand: every symbol that selects or depends on DMA_SHARED_BUFFER must
+# force the core built in (scripts/dmabuf-api-users.py).
+while IFS= read -r line; do
+	n=$((n + 1))
+	case $line in
+	"ok "*) echo "ok $n - ${line#ok * - }" ;;
+	*) echo "not ok $n - ${line#not ok * - }"; bad=1 ;;
+	esac
+done < <(python3 "$REPO/scripts/dmabuf-api-users.py" "$SRC" "$REPO/Kconfig")
 exit $bad

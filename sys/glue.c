@@ -221,7 +221,7 @@ void *dmabuf_rs_page_address(struct page *page)
 	return page_address(page);
 }
 
-#ifdef CONFIG_DMABUF_HEAPS_CMA
+#if IS_ENABLED(CONFIG_DMABUF_HEAPS_CMA)
 struct cma *dmabuf_rs_default_cma(void)
 {
 	return dev_get_cma_area(NULL);
@@ -253,7 +253,7 @@ bool dmabuf_rs_fatal_signal_pending(void)
 	return fatal_signal_pending(current);
 }
 
-#ifdef CONFIG_DMABUF_HEAPS_CMA
+#if IS_ENABLED(CONFIG_DMABUF_HEAPS_CMA)
 unsigned int dmabuf_rs_cma_alignment(void)
 {
 	return CONFIG_CMA_ALIGNMENT;
