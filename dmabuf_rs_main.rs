@@ -53,10 +53,10 @@ module! {
     license: "GPL",
 }
 
-/// The module: its fields drop in declaration order at unload, which can
+/// The core: its fields drop in declaration order at unload, which can
 /// only happen once no buffer, heap file or mapping is left (each pins the
 /// module).
-struct DmaBufCore {
+struct Core {
     /// The heaps and their device nodes go first: no new buffer after this.
     #[cfg(CONFIG_DMABUF_HEAPS)]
     _heaps: heaps::Heaps,
@@ -67,13 +67,13 @@ struct DmaBufCore {
     _mount: sys::pseudo_fs::Mount,
 }
 
-impl kernel::Module for DmaBufCore {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
+impl Core {
+    fn new() -> Result<Self> {
         sys::buf_list::init();
         let mount = sys::pseudo_fs::Mount::new::<entry::file::DmaBufFile>()?;
         #[cfg(CONFIG_DEBUG_FS)]
         let debugfs = sys::debugfs::Dir::new::<entry::debugfs::BufInfo>(c"dma_buf", c"bufinfo");
-        Ok(DmaBufCore {
+        Ok(Core {
             #[cfg(CONFIG_DMABUF_HEAPS)]
             _heaps: heaps::Heaps::register()?,
             #[cfg(CONFIG_DEBUG_FS)]
@@ -81,4 +81,42 @@ impl kernel::Module for DmaBufCore {
             _mount: mount,
         })
     }
+}
+
+/// The module. As a module it owns the core; built in, the core was set
+/// up earlier, at `subsys_initcall` ([`dmabuf_rs_builtin_init`]), and this
+/// is empty.
+struct DmaBufCore {
+    #[cfg(MODULE)]
+    _core: Core,
+}
+
+impl kernel::Module for DmaBufCore {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        Ok(DmaBufCore {
+            #[cfg(MODULE)]
+            _core: Core::new()?,
+        })
+    }
+}
+
+/// The built-in core, set up once and never torn down (built-in code is
+/// never unloaded); kept here so that kmemleak sees it referenced.
+#[cfg(not(MODULE))]
+static BUILTIN_CORE: core::sync::atomic::AtomicPtr<Core> =
+    core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
+
+/// Sets up the built-in core at `subsys_initcall` (called from
+/// `sys/glue.c`), the level of the C core's `dma_buf_init` and
+/// `dma_heap_init`: a built-in user of the API at a later level (every
+/// driver's `module_init`) finds it ready.
+#[cfg(not(MODULE))]
+#[no_mangle]
+extern "C" fn dmabuf_rs_builtin_init() -> kernel::ffi::c_int {
+    let core = match Core::new().and_then(|c| KBox::new(c, GFP_KERNEL).map_err(Into::into)) {
+        Ok(core) => core,
+        Err(e) => return e.to_errno(),
+    };
+    BUILTIN_CORE.store(KBox::into_raw(core), core::sync::atomic::Ordering::Release);
+    0
 }

@@ -13,11 +13,22 @@ check "vgem loaded, /dev/dri/card0 present" test -e /dev/dri/card0
 check "vivid loaded, /dev/video0 present" test -e /dev/video0
 check "udmabuf loaded, /dev/udmabuf present" test -e /dev/udmabuf
 check "test module loaded, /dev/dmabuf_test present" test -e /dev/dmabuf_test
+# With initcall_debug (make check boots with it): the built-in core starts
+# at subsys_initcall, as the C core's dma_buf_init does, so before the
+# fs_initcall level (chr_dev_init) and every driver's module_init.
+early_init() { # early_init FUNCTION: it was called before chr_dev_init
+	dmesg | grep -E "calling  ($1|chr_dev_init)\+" | head -n 1 | grep -q "calling  $1+"
+}
 case $kind in
 stock-*)
 	check "the C heaps are in /dev/dma_heap" sh -c 'ls /dev/dma_heap | grep -qx system && ls /dev/dma_heap | grep -qx default_cma_region'
+	check "this is the C core: no dmabuf_rs symbol in /proc/kallsyms" sh -c "! grep -q dmabuf_rs /proc/kallsyms"
+	grep -q initcall_debug /proc/cmdline &&
+		check "the core starts at subsys_initcall (dma_buf_init before chr_dev_init)" early_init dma_buf_init
 	;;
 test-builtin | distro)
+	grep -q initcall_debug /proc/cmdline &&
+		check "the core starts at subsys_initcall (dmabuf_rs_subsys_init before chr_dev_init)" early_init dmabuf_rs_subsys_init
 	check "the Rust core is built in (dmabuf_rs is no module, its glue is in the kernel's symbols)" sh -c "! grep -q '^dmabuf_rs ' /proc/modules && grep -qx '[0-9a-f]* T dmabuf_rs_file_ref_get' /proc/kallsyms"
 	check "dma_buf_export is built in" grep -qx '[0-9a-f]* T dma_buf_export' /proc/kallsyms
 	check "the heap parameter has upstream's name: /sys/module/dma_heap/parameters/mem_accounting" test -e /sys/module/dma_heap/parameters/mem_accounting

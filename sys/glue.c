@@ -314,3 +314,19 @@ void dmabuf_rs_sg_set_dma_only(struct scatterlist *sg, dma_addr_t addr, unsigned
 	sg_dma_address(sg) = addr;
 	sg_dma_len(sg) = len;
 }
+
+#ifndef MODULE
+/*
+ * Built in, the core starts at subsys_initcall, the level of the C core's
+ * dma_buf_init() and dma_heap_init(), so that built-in users of the API
+ * (any driver's module_init, at device_initcall) find it ready; see
+ * dmabuf_rs_builtin_init() in dmabuf_rs_main.rs.
+ */
+int dmabuf_rs_builtin_init(void);
+
+static int __init dmabuf_rs_subsys_init(void)
+{
+	return dmabuf_rs_builtin_init();
+}
+subsys_initcall(dmabuf_rs_subsys_init);
+#endif
