@@ -183,10 +183,9 @@ run_v4l2dmabuf() {
 # (io-mode=dmabuf-import). vivid's test pattern without its text overlay is
 # the same in every frame: the frames read through the dma-bufs must be the
 # reference frame that the same pipeline reads through vivid's own buffers
-# (io-mode=mmap). The checksums go to "#" lines, not into the results: a
-# CI run once saw the results' text differ between the kernels, and which
-# frame differed was not recorded; now at least 6 of the 8 frames must be
-# the reference, and the histogram is printed.
+# (io-mode=mmap). Every one of the 8 must be: a frame torn by a SYNC that
+# did not wait is a failure, and the result's text carries the count and
+# the checksums, so that the differential sees any difference.
 run_gst() {
 	if ! vivid 2 0; then tap gst FAIL "modprobe vivid n_devs=2"; return; fi
 	cap=$(node vivid-000-vid-cap) out1=$(node vivid-001-vid-out)
@@ -209,11 +208,11 @@ run_gst() {
 	sums=$(md5sum $out/gst/*.raw 2>/dev/null | cut -d' ' -f1 | sort | uniq -c | awk '{printf "%s%sx%s", sep, $1, $2; sep=","}')
 	same=$(md5sum $out/gst/*.raw 2>/dev/null | cut -d' ' -f1 | grep -c "^$ref$")
 	echo "# gst io-mode=dmabuf frames: md5 $sums; reference (io-mode=mmap) $ref"
-	if [ $rc = 0 ] && [ "$nf" = 8 ] && [ "$same" -ge 6 ]; then
-		tap gst OK "v4l2src io-mode=dmabuf: 8 frames of $(stat -c %s $out/gst-ref.raw) bytes, at least 6 of them the reference frame read through vivid's own buffers"
+	if [ $rc = 0 ] && [ "$nf" = 8 ] && [ "$same" = 8 ]; then
+		tap gst OK "v4l2src io-mode=dmabuf: 8 frames of $(stat -c %s $out/gst-ref.raw) bytes, 8 of them the reference frame read through vivid's own buffers (md5 $sums)"
 	else
 		sed 's/^/# /' $out/gst-export.log | tail -n 20
-		tap gst FAIL "v4l2src io-mode=dmabuf: exit $rc, $nf frames, $same of them the reference frame"
+		tap gst FAIL "v4l2src io-mode=dmabuf: exit $rc, $nf frames, $same of them the reference frame $ref (md5 $sums)"
 	fi
 	gst_import dmabuf dmabuf-import
 	# And the other way round: v4l2src imports the buffers v4l2sink exports.
@@ -245,7 +244,17 @@ gst_import() { # gst_import SRC-IO-MODE SINK-IO-MODE
 # on vivid-001-vid-cap, where v4l2-ctl captures it. vivid-000 shows 100%
 # colour bars, which vivid-001's own generator does not, so a frame with
 # the source's checksum came through the pipeline's dma-bufs.
+# A loopback that showed only vivid-001's own 75% bars is run again, up to
+# three runs on every kernel, before it is reported as the known TODO.
 gst_loopback() { # gst_loopback SRC-IO-MODE SINK-IO-MODE
+	for run in 1 2 3; do
+		gst_loopback_once "$@" && break
+		echo "# gst loopback v4l2src io-mode=$1 ! v4l2sink io-mode=$2: run $run showed only 75% bars"
+	done
+	gst_loopback_verdict
+}
+
+gst_loopback_once() {
 	cap1=$(node vivid-001-vid-cap)
 	desc="v4l2src io-mode=$1 ! v4l2sink io-mode=$2"
 	v4l2-ctl -d "$cap" -c test_pattern=1 >/dev/null 2>&1
@@ -282,6 +291,12 @@ gst_loopback() { # gst_loopback SRC-IO-MODE SINK-IO-MODE
 	v4l2-ctl -d "$cap" -c test_pattern=0 >/dev/null 2>&1
 	seen=$(sort $out/loop/seen 2>/dev/null | uniq -c | awk '{printf "%s%sx%.8s", sep, $1, $2; sep=","}')
 	echo "# gst loopback $desc: $try captures of 4 frames, source frame md5 $ref, seen $seen"
+	# Only the known 75%-bars case is worth another run.
+	[ -z "$found" ] && [ "$(sort -u $out/loop/seen 2>/dev/null)" = "$plain_ref" ] && return 1
+	return 0
+}
+
+gst_loopback_verdict() {
 	if [ -n "$found" ]; then
 		tap gst OK "$desc: a frame looped back from vivid's HDMI output is the source's"
 	elif [ "$(sort -u $out/loop/seen 2>/dev/null)" = "$plain_ref" ]; then
@@ -292,7 +307,7 @@ gst_loopback() { # gst_loopback SRC-IO-MODE SINK-IO-MODE
 		# on both cores alike, in either direction, after the other
 		# client parts, and not every time.
 		tap gst TODO "$desc: a frame looped back from vivid's HDMI output is the source's" \
-			"vivid-001 showed only 75% bars, not the loopback, on the C core too"
+			"vivid-001 showed only 75% bars, not the loopback, in 3 runs (a TODO on a Rust kernel passes only if stock-test showed it too)"
 	else
 		sed 's/^/# /' $out/gst-loop.log | tail -n 20
 		tap gst FAIL "$desc: no frame looped back from vivid's HDMI output is the source's"
