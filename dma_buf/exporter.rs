@@ -67,6 +67,12 @@ pub(crate) trait Exporter: Sized + Send + Sync + 'static {
     fn vunmap(&self, _map: &IosysMap) {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
+    /// `attach` is being detached (resv not held). An importer must have
+    /// unmapped every table of it first; one that did not leaves tables
+    /// behind that the exporter can let go of here.
+    fn detach(&self, _attach: &Attachment) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
 }
 
 /// Every exporter is what the C table of `sys/dma_buf_ops.rs` calls.
@@ -75,6 +81,7 @@ impl<T: Exporter> ExporterCallbacks for T {
     const HAS_END_CPU_ACCESS: bool = T::HAS_END_CPU_ACCESS;
     const HAS_MMAP: bool = T::HAS_MMAP;
     const HAS_VMAP: bool = T::HAS_VMAP;
+    const HAS_DETACH: bool = T::HAS_DETACH;
 
     #[inline]
     fn map(&self, attach: &Attachment, dir: DataDirection) -> Result<OwnedTable> {
@@ -107,6 +114,10 @@ impl<T: Exporter> ExporterCallbacks for T {
     #[inline]
     fn vunmap(&self, map: &IosysMap) {
         Exporter::vunmap(self, map)
+    }
+    #[inline]
+    fn detach(&self, attach: &Attachment) {
+        Exporter::detach(self, attach)
     }
 }
 

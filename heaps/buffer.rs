@@ -21,6 +21,7 @@ use crate::sys::kmem::LazyKVec;
 use crate::sys::pages::{Chunk, PageArray, PageVmap, PAGE_SIZE};
 use crate::sys::sg_table::DeviceTable;
 use crate::sys::vma;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::alloc::KVVec;
 use kernel::dma::DataDirection;
 use kernel::mm::virt::{flags, VmaNew};
@@ -51,6 +52,16 @@ struct State {
     /// release: a buffer mapped into the kernel once is usually mapped
     /// again (upstream's CMA heap keeps such an array for every buffer).
     pages: Option<PageArray>,
+}
+
+impl State {
+    /// Keeps `table`, which is mapped for no device, as the spare: the one
+    /// place a table becomes the spare, and where what a mapping left in
+    /// it is cleared.
+    fn keep(&mut self, mut table: OwnedTable) {
+        table.clear_dma_marks();
+        self.spare = Some(table);
+    }
 }
 
 /// The chunks of a buffer. Most buffers have one (every CMA buffer, and
@@ -122,7 +133,7 @@ impl Exporter for HeapBuffer {
         let mapped = match DeviceTable::map(attach, &table, dir) {
             Ok(mapped) => mapped,
             Err(e) => {
-                state.spare = Some(table);
+                state.keep(table);
                 return Err(e);
             }
         };
@@ -153,7 +164,7 @@ impl Exporter for HeapBuffer {
         let found = mapping.is_some();
         drop(mapping);
         if found && state.spare.is_none() {
-            state.spare = Some(table);
+            state.keep(table);
             return;
         }
         drop(state);
@@ -163,6 +174,41 @@ impl Exporter for HeapBuffer {
     fn release(self: Pin<&mut Self>) {
         // Nothing to do before the drop, which gives the chunks back to
         // their allocator.
+    }
+
+    /// An importer that detaches with tables still mapped (a driver bug)
+    /// leaves mappings for a device that may go away after the detach:
+    /// later SYNCs and the release would use it. Upstream's heaps free
+    /// the table and leave the DMA mapping; here every mapping of the
+    /// attachment is unmapped and its table freed, with a warning (once)
+    /// that names the device.
+    fn detach(&self, attach: &Attachment) {
+        static WARNED: AtomicBool = AtomicBool::new(false);
+        let mut state = self.state.lock();
+        let mut i = 0;
+        while i < state.mapped.len() {
+            if !state.mapped[i].is_for(attach) {
+                i += 1;
+                continue;
+            }
+            let last = state.mapped.len() - 1;
+            state.mapped.as_mut_slice().swap(i, last);
+            let Some(mapping) = state.mapped.pop() else {
+                break;
+            };
+            if !WARNED.swap(true, Ordering::Relaxed) {
+                pr_warn!(
+                    "dma-buf: {} detached with a heap buffer still mapped; unmapping it\n",
+                    attach.dev_name().to_str().unwrap_or("?")
+                );
+            }
+            // SAFETY: Every table of `mapped` is one `map` gave away, and
+            // the importer detaching `attach` no longer uses it.
+            let table = unsafe { mapping.unmap_and_take_back() };
+            if state.spare.is_none() {
+                state.keep(table);
+            }
+        }
     }
 
     #[inline]

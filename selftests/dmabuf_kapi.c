@@ -246,7 +246,9 @@ static void name_while_attached(int dev)
  * A heap registered from C (dma_heap_add() in the test module) serves
  * DMA_HEAP_IOCTL_ALLOC from userspace: the core calls the C heap's
  * allocate through its C-typed pointer. Leaves the heap registered (heaps
- * are never removed), so it runs in a boot that unloads nothing.
+ * are never removed), so it runs in a boot that unloads nothing; so does
+ * an importer that detaches without unmapping (the C core leaves the DMA
+ * mapping behind, which DMA-API debugging reports when the device goes).
  */
 static int c_heap(int dev)
 {
@@ -275,12 +277,34 @@ static int c_heap(int dev)
 	}
 	result(ok, "the C heap's buffer maps, syncs and holds what was written");
 	close(d.fd);
+	/*
+	 * An importer that detaches with the buffer still mapped (a driver
+	 * bug): the buffer must stay usable (SYNC walks the exporter's
+	 * mappings), and nothing may leak (kmemleak judges at the end).
+	 */
+	{
+		int sys = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
+		struct dma_heap_allocation_data s = { .len = 64 << 10, .fd_flags = O_RDWR | O_CLOEXEC };
+		int r = -1;
+
+		if (sys >= 0 && !ioctl(sys, DMA_HEAP_IOCTL_ALLOC, &s)) {
+			r = ioctl(dev, DMABUF_TEST_DETACH_MAPPED, s.fd);
+			sync.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW;
+			r = r > 0 && !ioctl(s.fd, DMA_BUF_IOCTL_SYNC, &sync);
+			sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW;
+			r = r && !ioctl(s.fd, DMA_BUF_IOCTL_SYNC, &sync);
+			close(s.fd);
+		}
+		if (sys >= 0)
+			close(sys);
+		result(r == 1, "a system-heap buffer detached while mapped still syncs, and goes");
+	}
 	d.fd = 0;
 	d.heap_flags = 1;
 	result(ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &d) == -1 && errno == EINVAL,
 	       "unknown heap flags: EINVAL before the C heap is called");
 	close(heap);
-	printf("1..6\n");
+	printf("1..7\n");
 	return 0;
 }
 

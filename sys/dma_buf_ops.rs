@@ -291,6 +291,8 @@ pub(crate) trait ExporterCallbacks: Sized + Send + Sync + 'static {
     const HAS_MMAP: bool;
     /// Whether `vmap` and `vunmap` are implemented.
     const HAS_VMAP: bool;
+    /// Whether `detach` is implemented.
+    const HAS_DETACH: bool;
 
     /// `map_dma_buf`.
     fn map(&self, attach: &Attachment, dir: DataDirection) -> Result<OwnedTable>;
@@ -308,6 +310,8 @@ pub(crate) trait ExporterCallbacks: Sized + Send + Sync + 'static {
     fn vmap(&self) -> Result<IosysMap>;
     /// `vunmap`; afterwards the caller's map is cleared.
     fn vunmap(&self, map: &IosysMap);
+    /// `detach`.
+    fn detach(&self, attach: &Attachment);
 }
 
 /// The `dma_buf_ops` table of exporter type `T`.
@@ -340,6 +344,11 @@ impl<T: ExporterCallbacks> OpsTable<T> {
         },
         vunmap: if T::HAS_VMAP {
             Some(vunmap_tramp::<T>)
+        } else {
+            None
+        },
+        detach: if T::HAS_DETACH {
+            Some(detach_tramp::<T>)
         } else {
             None
         },
@@ -400,6 +409,19 @@ unsafe extern "C" fn unmap_tramp<T: ExporterCallbacks>(
             direction_of(dir),
         );
     }
+}
+
+/// # Safety
+///
+/// The core calls this with an attachment of a `T` buffer that it has
+/// just unlinked (no resv lock), before freeing it.
+unsafe extern "C" fn detach_tramp<T: ExporterCallbacks>(
+    buf: *mut bindings::dma_buf,
+    a: *mut bindings::dma_buf_attachment,
+) {
+    // SAFETY: A live `T` buffer and an attachment of it, still allocated.
+    let (t, a) = unsafe { (data::<T>(buf), Attachment::from_raw(a)) };
+    t.detach(a);
 }
 
 /// # Safety

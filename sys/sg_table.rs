@@ -312,6 +312,25 @@ impl OwnedTable {
         OwnedTable { ptr: t.ptr }
     }
 
+    /// Clears what a DMA mapping leaves behind in the table: dma-iommu
+    /// marks the first entry of a table it bounced through swiotlb, in a
+    /// successful map and in one that failed part-way, and neither the
+    /// unmap nor the failure clears it; the mark would send the next
+    /// device's sync and unmap down the swiotlb path. Cleared, the table is
+    /// as [`OwnedTable::from_chunks`] made it, and may be mapped again for
+    /// any device (`heaps/buffer.rs` keeps one).
+    pub(crate) fn clear_dma_marks(&mut self) {
+        #[cfg(CONFIG_NEED_SG_DMA_FLAGS)]
+        // SAFETY: The table is allocated and owned by `self` (type
+        // invariant), and not mapped: only its owner touches it.
+        unsafe {
+            let sgl = (*self.ptr.as_ptr()).sgl;
+            if !sgl.is_null() {
+                (*sgl).dma_flags = 0;
+            }
+        }
+    }
+
     /// The number of entries.
     pub(crate) fn nents(&self) -> u32 {
         // SAFETY: Valid by the type invariant.
@@ -357,12 +376,15 @@ impl Drop for OwnedTable {
 ///
 /// `table` is mapped (`dma_map_sgtable`) for `dev` in direction `dir`, and
 /// stays allocated while this object lives (its owner unmaps first).
-/// `dev` is the device of the attachment the table was mapped for, which
-/// holds a reference on it and is detached only once it is unmapped (the
-/// contract of detach), so the device outlives this object without a
-/// reference of its own.
+/// `dev` is the device of `attach`, the attachment the table was mapped
+/// for. The attachment takes no reference on its device (neither does
+/// C's): the importer keeps the device alive until it detaches, so the
+/// owner drops this object at the latest when `attach` is detached
+/// (`heaps/buffer.rs` does, in its `detach`, for an importer that did not
+/// unmap first).
 pub(crate) struct DeviceTable {
     dev: *mut bindings::device,
+    attach: *const bindings::dma_buf_attachment,
     table: NonNull<bindings::sg_table>,
     dir: DataDirection,
 }
@@ -382,6 +404,7 @@ impl DeviceTable {
         // INVARIANT: Mapped just above, for the attachment's device.
         Ok(DeviceTable {
             dev,
+            attach: attach.as_raw(),
             table: table.ptr,
             dir,
         })
@@ -390,6 +413,27 @@ impl DeviceTable {
     /// Whether this is the mapping of `table`.
     pub(crate) fn is_of(&self, table: &OwnedTable) -> bool {
         self.table == table.ptr
+    }
+
+    /// Whether this mapping was made for `attach`.
+    pub(crate) fn is_for(&self, attach: &Attachment) -> bool {
+        core::ptr::eq(self.attach, attach.as_raw())
+    }
+
+    /// Unmaps the table and takes it back from the importer it was given
+    /// to.
+    ///
+    /// # Safety
+    ///
+    /// The table must be the one the exporter gave away for this mapping
+    /// (`OwnedTable::into_mapped`), and the importer must no longer use
+    /// it: its attachment is being detached.
+    pub(crate) unsafe fn unmap_and_take_back(self) -> OwnedTable {
+        let ptr = self.table;
+        drop(self);
+        // INVARIANT: By the safety requirements the table is an
+        // `OwnedTable` nobody else owns any more.
+        OwnedTable { ptr }
     }
 
     /// Syncs the mapping for CPU access in `dir`.
@@ -410,20 +454,6 @@ impl Drop for DeviceTable {
         let t = self.table.as_ptr();
         // SAFETY: Mapped with this device and direction (type invariant).
         unsafe { bindings::dma_unmap_sgtable(self.dev, t, self.dir.into(), 0) };
-        // Unmapping leaves one DMA flag behind: dma-iommu marks the first
-        // entry of a table it bounced through swiotlb, and the mark would
-        // send the next device's unmap down the swiotlb path. Cleared, the
-        // table is as `OwnedTable::from_chunks` made it, and may be mapped
-        // again for any device (`heaps/buffer.rs` keeps one).
-        #[cfg(CONFIG_NEED_SG_DMA_FLAGS)]
-        // SAFETY: The table is allocated (type invariant) and no longer
-        // mapped; its owner is the only user.
-        unsafe {
-            let sgl = (*t).sgl;
-            if !sgl.is_null() {
-                (*sgl).dma_flags = 0;
-            }
-        }
     }
 }
 

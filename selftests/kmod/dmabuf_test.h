@@ -55,5 +55,8 @@ struct dmabuf_test_import {
 #define DMABUF_TEST_MAPINFO		_IOWR('T', 10, struct dmabuf_test_import)
 /* Registers the C heap "dmabuf_test_heap" (once; pins the module). */
 #define DMABUF_TEST_HEAP_ADD		_IO('T', 11)
+/* Attaches to the buffer of fd, maps, detaches without unmapping (an
+ * importer bug); the table's entry count. */
+#define DMABUF_TEST_DETACH_MAPPED	_IO('T', 12)
 
 #endif

@@ -392,6 +392,34 @@ static const struct dma_heap_ops c_heap_ops = {
 	.allocate = c_heap_allocate,
 };
 
+/*
+ * An importer bug: attach, map, and detach without unmapping. Returns the
+ * table's entry count. Upstream's heaps free the table at detach and leave
+ * the DMA mapping; the Rust heaps unmap it too and warn.
+ */
+static long do_detach_mapped(int fd)
+{
+	struct dma_buf_attachment *a;
+	struct dma_buf *buf;
+	struct sg_table *sgt;
+	long ret;
+
+	buf = dma_buf_get(fd);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	a = dma_buf_attach(buf, test_misc.this_device);
+	if (IS_ERR(a)) {
+		ret = PTR_ERR(a);
+		goto put;
+	}
+	sgt = dma_buf_map_attachment_unlocked(a, DMA_BIDIRECTIONAL);
+	ret = IS_ERR(sgt) ? PTR_ERR(sgt) : sgt->nents;
+	dma_buf_detach(buf, a);
+put:
+	dma_buf_put(buf);
+	return ret;
+}
+
 static long do_heap_add(void)
 {
 	static DEFINE_MUTEX(lock);
@@ -735,6 +763,8 @@ static long test_ioctl(struct file *f, unsigned int cmd, unsigned long uarg)
 		return do_reattach((int)uarg);
 	case DMABUF_TEST_HEAP_ADD:
 		return do_heap_add();
+	case DMABUF_TEST_DETACH_MAPPED:
+		return do_detach_mapped((int)uarg);
 	}
 	return -ENOTTY;
 }
