@@ -1100,6 +1100,7 @@ static int memcg_test(void)
 		close(heap);
 	write_str("/sys/fs/cgroup/cgroup.procs", buf);
 	rmdir("/sys/fs/cgroup/dmabuf-test");
+	printf("1..%d\n", test_no);
 	return failed != 0;
 }
 

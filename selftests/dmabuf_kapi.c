@@ -127,7 +127,8 @@ static void import_suite(int dev, int fd, size_t size, const char *who)
 	result(!im.vmap_iomem, "%s: vmap is system memory", who);
 	/* The exporter's vunmap gets the importer's map: if it clears it
 	 * (the C test exporter and upstream's heaps do), the importer sees. */
-	result(1, "%s: after the last vunmap the importer's map is %s", who,
+	/* Data, not a verdict: the differential compares it with the C core. */
+	printf("data %s: after the last vunmap the importer's map is %s\n", who,
 	       im.vunmap_cleared ? "cleared by the exporter" : "left as it was");
 	sync_buf(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
 	for (ok = 1, i = 0; i < size; i++)
@@ -358,10 +359,10 @@ int main(int argc, char **argv)
 	result(fd >= 0, "C exporter: dma_buf_export + dma_buf_fd");
 	result(ioctl(dev, DMABUF_TEST_GET, fd) == 0, "dma_buf_get on an exported buffer");
 	result(fcntl(fd, F_GETFD) == FD_CLOEXEC, "dma_buf_fd honours O_CLOEXEC");
-	result(file_has("/proc/self/fdinfo/3", "") || 1, "fdinfo readable");
 	{
 		char p[64];
 		snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", fd);
+		result(file_has(p, "size:\t65536\n"), "fdinfo readable, with the buffer's size");
 		result(file_has(p, "exp_name:\tdmabuf_test_c\n"), "fdinfo exp_name is the exporter's module");
 		result(file_has(p, "size:\t65536\n"), "fdinfo size");
 	}

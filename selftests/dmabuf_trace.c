@@ -183,7 +183,8 @@ int main(void)
 		}
 		rename_field(ev, "ino=", &inos);
 		rename_field(ev, "attachment:", &attachments);
-		result(1, "#%02d %s", ++n, ev);
+		/* Data, not a verdict: the differential compares the events. */
+		printf("data #%02d %s\n", ++n, ev);
 	}
 	fclose(f);
 	write_file("trace", "");
@@ -192,5 +193,6 @@ int main(void)
 	close(test);
 	close(vgem);
 	close(heap);
+	printf("1..%d\n", test_no);
 	return failed != 0;
 }

@@ -44,25 +44,65 @@ esac
 for s in 1 2 3 4; do
 	/tmp/dmabuf_fuzz $s 3000 2>&1 | sed "s/^/fuzz: /"
 done
+# run_tap SUITE CMD...: CMD's output, each line prefixed "SUITE: ", then one
+# more result: CMD exited 0 and its plan (1..N) counts the results it
+# printed, so a run cut short or a crash fails.
+run_tap() {
+	suite=$1
+	shift
+	"$@" >/tmp/.tap-$suite 2>&1
+	rc=$?
+	sed "s/^/$suite: /" /tmp/.tap-$suite
+	plan=$(sed -n 's/^1\.\.\([0-9]*\).*/\1/p' /tmp/.tap-$suite | tail -n 1)
+	got=$(grep -cE '^(not )?ok [0-9]+ ' /tmp/.tap-$suite)
+	if [ "$rc" = 0 ] && [ -n "$plan" ] && [ "$plan" = "$got" ]; then v=ok; else v="not ok"; fi
+	echo "$suite: $v $((got + 1)) - the run ended: exit status $rc, plan 1..${plan:-none}, $got results"
+}
 for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults; do
-	/tmp/$t 2>&1 | sed "s/^/$t: /"
+	run_tap $t /tmp/$t
 done
 # The dma_buf:* trace events of a fixed sequence (compared between the
 # kernels), and memory-cgroup charging (this boot has mem_accounting on).
-/tmp/dmabuf_trace 2>&1 | sed "s/^/trace: /"
-/tmp/dmabuf_heaps memcg 2>&1 | sed "s/^/memcg: /"
+run_tap trace /tmp/dmabuf_trace
+run_tap memcg /tmp/dmabuf_heaps memcg
 # The BPF dma-buf iterator (make distro puts it in: its kernels have BTF).
 if [ -e /tmp/dmabuf_iter.bpf.o ]; then
 	/tmp/dmabuf_bpf_iter /tmp/dmabuf_iter.bpf.o 2>&1 | sed "s/^/bpf_iter: /"
 fi
 # Upstream's own selftest, built unmodified from the kernel source. Its
 # lines are "ok N description" without a dash; add one for the parser.
-/tmp/dmabuf-heap 2>&1 | sed -E 's/^(not )?ok ([0-9]+) /\1ok \2 - /; s/^/upstream_heaps: /'
+upstream_heaps() {
+	/tmp/dmabuf-heap >/tmp/.upstream-heaps 2>&1
+	r=$?
+	sed -E 's/^(not )?ok ([0-9]+) /\1ok \2 - /' /tmp/.upstream-heaps
+	return $r
+}
+run_tap upstream_heaps upstream_heaps
 case $kind in
 test | bench)
-	/tmp/dmabuf_heaps rmmod 2>&1 | sed "s/^/rmmod: /"
+	run_tap rmmod /tmp/dmabuf_heaps rmmod
 	;;
 esac
-# KUnit results of the module (suites named dmabuf*), from the kernel log.
-dmesg | grep -E 'KTAP|ok [0-9]+ ' | grep -v -E 'rust_doctests|# Subtest' | sed 's/^\[[^]]*\] */kunit: /' | grep -E 'kunit: +(not )?ok ' || true
+# KUnit results of the core's suites (dmabuf*), from the kernel log. The
+# module runs them at every load (the rmmod part reloads it many times):
+# every run must give the same results, which are relayed once, a line per
+# case ("kunit: ok N - SUITE: CASE"), with each suite's KTAP plan checked.
+dmesg | sed 's/^\[[^]]*\] //' | awk '
+	function endrun() { if (nsig) { sig[++runs] = cur; if (runs == 1) first = body } cur = ""; body = ""; nsig = 0; delete seen }
+	/# Subtest: / { name = $NF; if (name !~ /^dmabuf/) { name = ""; next }
+		if (name in seen) endrun(); seen[name] = 1; suite = name; ncase = 0; plan = -1; next }
+	suite != "" && /^ +1\.\.[0-9]+$/ { sub(/^ +1\.\./, ""); plan = $0 + 0; next }
+	suite != "" && /^ +(not )?ok [0-9]+ / { ok = $1 == "ok"; c = ok ? $3 : $4; ncase++
+		v = ok ? "ok" : "not ok"; cur = cur suite ":" c "=" v ";"; nsig++
+		body = body v " - " suite ": " c "\n"; next }
+	suite != "" && /^(not )?ok [0-9]+ / { ok = $1 == "ok"; s = ok ? $3 : $4
+		if (s == suite) { v = ok ? "ok" : "not ok"; cur = cur suite "=" v ";"
+			body = body v " - " suite ": the suite passes\n"
+			body = body (ncase == plan ? "ok" : "not ok") " - " suite ": KTAP plan 1.." plan ", " ncase " cases ran\n" }
+		suite = ""; next }
+	END { endrun(); if (!runs) exit
+		printf "%s", first
+		same = 1; for (i = 2; i <= runs; i++) if (sig[i] != sig[1]) same = 0
+		printf "%s - every run of the suites gave the same results (%d runs)\n", same ? "ok" : "not ok", runs }
+' | awk '{ n++; sub(/^ok - /, "ok " n " - "); sub(/^not ok - /, "not ok " n " - "); print "kunit: " $0 }' 
 echo "suite-done"

@@ -11,10 +11,21 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
 
 passed=0 failed=0 skipped=0 todo=0 n=0
+# The passes by kind: checks of the Rust kernels (and of the build, the
+# crate and the harness), differentials (a Rust kernel's results against
+# stock-test's), and the C reference (stock-test's own results).
+pass_rust=0 pass_diff=0 pass_c=0
 # SKIP: not run (a reason follows); TODO: a known upstream failure that the
 # C core has too (the differential checks it); neither counts as passed.
 tap() { # tap OK|FAIL|SKIP|TODO description
 	n=$((n + 1))
+	if [ "$1" = OK ]; then
+		case $2 in
+		differential:*) pass_diff=$((pass_diff + 1)) ;;
+		stock-test*) pass_c=$((pass_c + 1)) ;;
+		*) pass_rust=$((pass_rust + 1)) ;;
+		esac
+	fi
 	case $1 in
 	OK) passed=$((passed + 1)); echo "ok $n - $2" ;;
 	SKIP) skipped=$((skipped + 1)); echo "ok $n - $2" ;;
@@ -31,6 +42,7 @@ relay() {
 		rest=${line#*: }
 		desc=${rest#* [0-9]* - }
 		case $rest in
+		"data "*) continue ;;
 		"ok "*" # SKIP"*) tap SKIP "$1/$suite: $desc" ;;
 		"not ok "*" # TODO"*) tap TODO "$1/$suite: $desc" ;;
 		"ok "*) tap OK "$1/$suite: $desc" ;;
@@ -66,6 +78,7 @@ ticker_stop() {
 }
 finish() {
 	echo "1..$n"
+	echo "# passed: $pass_rust checks of the Rust kernels, the build and the harness; $pass_diff differentials (Rust against C); $pass_c results of the C reference kernel (stock-test)"
 	[ "$skipped" = 0 ] || echo "# $skipped skipped (not counted as passed)"
 	[ "$todo" = 0 ] || echo "# $todo known upstream failures, the same on the C core (TODO, not counted)"
 	echo "$passed passed, $failed failed"
@@ -180,6 +193,14 @@ else
 fi
 echo "# build: $(($(date +%s) - start)) s"
 
+# The KUnit cases of the source: every #[test] of each #[kunit_tests(SUITE)]
+# module, as "SUITE: CASE".
+for f in $(grep -rl --include='*.rs' 'kunit_tests(' dmabuf_rs_main.rs sys dma_buf entry heaps uapi); do
+	awk '/#\[kunit_tests\(/ { match($0, /kunit_tests\([a-z_0-9]+\)/); suite = substr($0, RSTART + 12, RLENGTH - 13) }
+		suite != "" && /#\[test\]/ { t = 1; next }
+		t && /fn [a-z_0-9]+\(/ { match($0, /fn [a-z_0-9]+\(/); print suite ": " substr($0, RSTART + 3, RLENGTH - 4); t = 0 }' "$f"
+done | sort >"$out/kunit-expected.txt"
+
 # 2. One boot per kernel runs the bench checks, the userspace suites and
 # the seeded fuzzer. The heap parameter is on in this boot (under
 # upstream's name and under the module's), off in the boot of the export
@@ -199,12 +220,25 @@ for k in $kernels; do
 		tail -n 60 "$out/run-$k.clean"
 		tap FAIL "$k: VM run clean (vm-run exit $rc)"
 	fi
-	grep -E '^[a-z_]+: (not )?ok [0-9]+ ' "$out/run-$k.clean" >"$out/tap-$k.txt" || true
+	# Results, and the data lines the differential compares with them.
+	grep -E '^[a-z_]+: ((not )?ok [0-9]+ |data )' "$out/run-$k.clean" >"$out/tap-$k.txt" || true
 	relay "$k" "$out/tap-$k.txt"
 	suites="bench dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults upstream_heaps trace memcg"
 	case $k in
 	test) suites="$suites kunit rmmod" ;;
 	test-builtin) suites="$suites kunit" ;;
+	esac
+	# Every KUnit case of the source ran, and nothing else: the set of
+	# "SUITE: CASE" lines against the #[kunit_tests] modules' #[test]s.
+	case $k in
+	test | test-builtin)
+		sed -n 's/^kunit: \(not \)\{0,1\}ok [0-9]* - \([a-z_0-9]*: [a-z_0-9]*\)$/\2/p' "$out/tap-$k.txt" | sort >"$out/kunit-ran-$k.txt"
+		if diff "$out/kunit-expected.txt" "$out/kunit-ran-$k.txt" >"$out/kunit-diff-$k.txt"; then
+			tap OK "$k/kunit: exactly the $(wc -l <"$out/kunit-expected.txt") cases of the source's #[kunit_tests] modules ran"
+		else
+			cat "$out/kunit-diff-$k.txt"; tap FAIL "$k/kunit: the cases that ran are not the source's (< expected, > ran)"
+		fi
+		;;
 	esac
 	for s in $suites; do
 		grep -q "^$s: " "$out/tap-$k.txt" || tap FAIL "$k/$s: produced results"
