@@ -27,5 +27,5 @@ pub(crate) mod sync_file;
 pub(crate) mod vmap;
 
 pub(crate) use crate::sys::attachment::Attachment;
-pub(crate) use crate::sys::dma_buf::DmaBuf;
+pub(crate) use crate::sys::dma_buf::{DmaBuf, DyingDmaBuf};
 pub(crate) use locked::LockedDmaBuf;

@@ -8,7 +8,7 @@
 //! `/proc/<pid>/fd/N` holds the dentry).
 
 use crate::sys::buf_list;
-use crate::sys::dma_buf::{DmaBuf, NewDmaBuf};
+use crate::sys::dma_buf::{DmaBuf, DyingDmaBuf, NewDmaBuf};
 use crate::sys::export_info::ExportInfo;
 use crate::sys::module_ref::ModuleRef;
 use crate::sys::pseudo_fs;
@@ -80,9 +80,10 @@ impl DmaBuf {
     }
 
     /// The last file reference is gone: leave the list.
-    pub(crate) fn file_released(&self) {
-        // SAFETY: Called once, from the file release.
-        unsafe { buf_list::unpublish(self) };
+    pub(crate) fn file_released(buf: &DyingDmaBuf) {
+        // SAFETY: Called once, from the file release; unpublishing takes no
+        // reference.
+        unsafe { buf_list::unpublish(buf.buf()) };
     }
 
     /// Releases the buffer when its dentry dies: a leftover vmap goes back
@@ -91,7 +92,20 @@ impl DmaBuf {
     /// # Safety
     ///
     /// Called once, when nothing else can reach the buffer.
-    pub(crate) unsafe fn release(&self) {
+    pub(crate) unsafe fn release(buf: &DyingDmaBuf) {
+        // SAFETY: The release takes no reference: it locks, vunmaps,
+        // releases and frees the buffer.
+        let this = unsafe { buf.buf() };
+        // SAFETY: By the safety requirements.
+        unsafe { this.release_unreferenced() }
+    }
+
+    /// The body of [`DmaBuf::release`].
+    ///
+    /// # Safety
+    ///
+    /// As for [`DmaBuf::release`].
+    unsafe fn release_unreferenced(&self) {
         // An armed poll callback holds a file reference, so none can be
         // armed here.
         kernel::warn_on!(self.poll_armed_at_release());
@@ -126,9 +140,18 @@ impl DmaBuf {
         })
     }
 
-    /// Calls `f` on every live buffer, under the list lock, stopping at the
-    /// first error.
-    pub(crate) fn for_each(f: impl FnMut(&DmaBuf) -> Result) -> Result {
+    /// Calls `f` on every live buffer, with a reference on it, under the
+    /// list lock, stopping at the first error. A buffer whose last
+    /// reference is already gone (its release is on its way) is skipped.
+    pub(crate) fn for_each(f: impl FnMut(&ARef<DmaBuf>) -> Result) -> Result {
         buf_list::for_each(f)
+    }
+}
+
+impl DyingDmaBuf {
+    /// Copies the name, as [`DmaBuf::copy_name`].
+    pub(crate) fn copy_name(&self, out: &mut [u8]) -> Option<usize> {
+        // SAFETY: The name is read under its lock; no reference is made.
+        unsafe { self.buf() }.copy_name(out)
     }
 }

@@ -9,6 +9,7 @@ use crate::sys::seq_file::write_bytes;
 use crate::uapi::dma_buf::DMA_BUF_NAME_LEN;
 use kernel::prelude::*;
 use kernel::seq_file::{seq_print, SeqFile};
+use kernel::sync::aref::ARef;
 
 /// The contents of `bufinfo`.
 pub(crate) struct BufInfo;
@@ -38,10 +39,11 @@ impl Show for BufInfo {
     }
 }
 
-fn show_one(m: &SeqFile, buf: &DmaBuf) -> Result {
+fn show_one(m: &SeqFile, buf: &ARef<DmaBuf>) -> Result {
     let locked = buf.lock_interruptible()?;
-    // SAFETY: Buffers on the list have their file (`DmaBuf::for_each`).
-    let (file, count) = unsafe { (buf.file(), buf.file_count()) };
+    // The count without the reference `DmaBuf::for_each` holds for this walk.
+    let count = DmaBuf::file_refs(buf) - 1;
+    let file = DmaBuf::file_of(buf);
     let mut name = [0u8; DMA_BUF_NAME_LEN];
     let name: &[u8] = match buf.copy_name(&mut name) {
         Some(len) => &name[..len],

@@ -4,7 +4,7 @@
 //! The tables are built in `sys/pseudo_fs.rs` from [`DmaBufFile`]'s
 //! implementation of [`FileOps`]; each operation delegates to the buffer.
 
-use crate::dma_buf::DmaBuf;
+use crate::dma_buf::{DmaBuf, DyingDmaBuf};
 use crate::sys::poll_slot::PollRequest;
 use crate::sys::pseudo_fs::FileOps;
 use crate::sys::seq_file::print_fdinfo;
@@ -23,8 +23,8 @@ const SEEK_END: i32 = 2;
 pub(crate) struct DmaBufFile;
 
 impl FileOps for DmaBufFile {
-    fn release(buf: &DmaBuf) {
-        buf.file_released();
+    fn release(buf: &DyingDmaBuf) {
+        DmaBuf::file_released(buf);
     }
 
     fn mmap(buf: &DmaBuf, vma: &VmaNew) -> Result {
@@ -71,7 +71,7 @@ impl FileOps for DmaBufFile {
     }
 
     /// `/<dentry name>:<buffer name>`, as `/proc/<pid>/fd` shows it.
-    fn dname(buf: &DmaBuf, base: &[u8], out: &mut [u8]) -> Result<usize> {
+    fn dname(buf: &DyingDmaBuf, base: &[u8], out: &mut [u8]) -> Result<usize> {
         let mut name = [0u8; DMA_BUF_NAME_LEN];
         let len = buf.copy_name(&mut name).unwrap_or(0);
         let mut at = 0;
@@ -84,9 +84,9 @@ impl FileOps for DmaBufFile {
         Ok(at)
     }
 
-    unsafe fn dentry_release(buf: &DmaBuf) {
+    unsafe fn dentry_release(buf: &DyingDmaBuf) {
         // SAFETY: The dentry, the last user, is dying (caller's contract).
-        unsafe { buf.release() };
+        unsafe { DmaBuf::release(buf) };
     }
 }
 

@@ -87,19 +87,29 @@ pub(crate) fn next_live(prev: Option<ARef<DmaBuf>>) -> Option<ARef<DmaBuf>> {
     }
 }
 
-/// Calls `f` on every live buffer under the list lock, stopping at the
-/// first error. Buffers seen here have their file (it is unpublished
-/// before it goes).
-pub(crate) fn for_each(mut f: impl FnMut(&DmaBuf) -> Result) -> Result {
+/// Calls `f` on every buffer on the list that can still be referenced,
+/// with a reference on it, under the list lock, stopping at the first
+/// error. A buffer on the list may have a file whose count already went to
+/// zero (its release, which unpublishes it, is on its way): it is skipped,
+/// so `f` never sees a buffer it could not hold.
+pub(crate) fn for_each(mut f: impl FnMut(&ARef<DmaBuf>) -> Result) -> Result {
     let list = BUFFERS.lock();
     let head = list.0.get();
     // SAFETY: The list is initialized and we hold its lock.
     let mut pos = unsafe { (*head).next };
     while pos != head {
-        // SAFETY: Every entry is the node of a live buffer, unlinked before
-        // its file (and so the buffer) goes away, under this lock.
-        f(unsafe { DmaBuf::from_list_node(pos) })?;
-        // SAFETY: As above.
+        // SAFETY: Every entry is the node of a buffer on the list, which the
+        // lock keeps there (and so its file allocated).
+        let buf = unsafe { DmaBuf::from_list_node(pos) };
+        // SAFETY: The buffer is on the list and the list is locked.
+        if let Some(buf) = unsafe { buf.try_get() } {
+            f(&buf)?;
+            // Dropping the reference here is safe under the lock: were it
+            // the last, `fput` defers the release, which takes this lock.
+            drop(buf);
+        }
+        // SAFETY: `pos` is still linked: a buffer leaves the list only in
+        // its release, under this lock.
         pos = unsafe { (*pos).next };
     }
     Ok(())

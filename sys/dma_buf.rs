@@ -37,6 +37,48 @@ pub(crate) const NAME_LEN: usize = 32;
 #[repr(transparent)]
 pub(crate) struct DmaBuf(Opaque<bindings::dma_buf>);
 
+/// A buffer reached without a reference of one's own: from its file's
+/// release, or from its dentry (`d_dname`, `d_release`), which may outlive
+/// the file (an `O_PATH` open of `/proc/<pid>/fd/N`). The file's count is
+/// zero then, and after the release `dma_buf->file` is NULL. Unlike
+/// [`DmaBuf`] this type is not refcounted, so no `ARef` can be made of it
+/// (that would take a reference on a file that is gone or going); it offers
+/// only what those paths need.
+///
+/// # Invariants
+///
+/// The object is a buffer made by `ExportInfo`, as for [`DmaBuf`], whose
+/// memory stays allocated while the borrow lasts (its dentry's release
+/// frees it).
+#[repr(transparent)]
+pub(crate) struct DyingDmaBuf(Opaque<bindings::dma_buf>);
+
+impl DyingDmaBuf {
+    /// Borrows a buffer reached from its file's release or its dentry.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a buffer made by `ExportInfo` whose memory lives for
+    /// `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::dma_buf) -> &'a DyingDmaBuf {
+        // SAFETY: Transparent wrapper; validity by the safety requirements.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// The buffer, for code that reads its constant fields or its name
+    /// (under the name lock), unpublishes it or releases it.
+    ///
+    /// # Safety
+    ///
+    /// The caller must not make a reference count of the result (no
+    /// `ARef`, no `DmaBuf::file`), directly or through what it calls.
+    pub(crate) unsafe fn buf(&self) -> &DmaBuf {
+        // SAFETY: Both are transparent wrappers of the same C object, valid
+        // by the type invariant.
+        unsafe { &*core::ptr::from_ref(self).cast::<DmaBuf>() }
+    }
+}
+
 // SAFETY: All mutable state is behind the reservation lock, the name lock,
 // the poll wait queue lock or the buffer list lock; references are file
 // references, which any thread may hold and drop.
@@ -311,6 +353,13 @@ impl DmaBuf {
     pub(crate) fn file_refs(this: &ARef<Self>) -> i64 {
         // SAFETY: The `ARef` is a reference on the file.
         unsafe { this.file_count() }
+    }
+
+    /// The buffer's file, seen from a holder of a reference.
+    pub(crate) fn file_of(this: &ARef<Self>) -> &File {
+        // SAFETY: The `ARef` is a reference on the file, so it is not
+        // released.
+        unsafe { this.file() }
     }
 
     /// Adopts one reference on the buffer's file that the caller owns.

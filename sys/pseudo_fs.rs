@@ -14,7 +14,7 @@
 //! it, which may be after the file is gone (an `O_PATH` open of
 //! `/proc/<pid>/fd/N` holds the dentry).
 
-use super::dma_buf::{DmaBuf, NewDmaBuf};
+use super::dma_buf::{DmaBuf, DyingDmaBuf, NewDmaBuf};
 use super::glue;
 use super::poll_slot::PollRequest;
 use core::cell::UnsafeCell;
@@ -30,7 +30,7 @@ use kernel::sync::aref::ARef;
 /// The operations of the buffers' files and dentries.
 pub(crate) trait FileOps: 'static {
     /// The last file reference is gone (`release`).
-    fn release(buf: &DmaBuf);
+    fn release(buf: &DyingDmaBuf);
     /// `mmap` of the file.
     fn mmap(buf: &DmaBuf, vma: &VmaNew) -> Result;
     /// `llseek` of the file: the new position.
@@ -43,13 +43,13 @@ pub(crate) trait FileOps: 'static {
     fn show_fdinfo(buf: &DmaBuf, file: &File, m: &SeqFile);
     /// `d_dname`: writes the path name of the dentry named `base` into
     /// `out` (without the NUL) and returns its length.
-    fn dname(buf: &DmaBuf, base: &[u8], out: &mut [u8]) -> Result<usize>;
+    fn dname(buf: &DyingDmaBuf, base: &[u8], out: &mut [u8]) -> Result<usize>;
     /// `d_release`: the dentry, the last thing that could reach `buf`, dies.
     ///
     /// # Safety
     ///
     /// Called once per buffer; nothing uses `buf` afterwards.
-    unsafe fn dentry_release(buf: &DmaBuf);
+    unsafe fn dentry_release(buf: &DyingDmaBuf);
 }
 
 /// The internal mount; set while a [`Mount`] exists.
@@ -275,8 +275,9 @@ unsafe extern "C" fn release<T: FileOps>(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
-    // SAFETY: A valid file of ours.
-    T::release(unsafe { buf_of(file) });
+    // SAFETY: A valid file of ours, whose buffer lives until its dentry's
+    // release; the file's count is zero, hence the unrefcounted type.
+    T::release(unsafe { DyingDmaBuf::from_raw((*file).private_data.cast()) });
     0
 }
 
@@ -365,8 +366,9 @@ unsafe extern "C" fn d_dname<T: FileOps>(
     buffer: *mut c_char,
     buflen: c_int,
 ) -> *mut c_char {
-    // SAFETY: The dentry is valid; its buffer is freed only in its `d_release`.
-    let buf = unsafe { DmaBuf::from_raw((*dentry).d_fsdata.cast()) };
+    // SAFETY: The dentry is valid; its buffer is freed only in its
+    // `d_release`. The file may be gone (an `O_PATH` open holds the dentry).
+    let buf = unsafe { DyingDmaBuf::from_raw((*dentry).d_fsdata.cast()) };
     // SAFETY: The dentry's name is a valid string while the dentry lives.
     let base = unsafe { CStr::from_char_ptr((*dentry).__bindgen_anon_1.d_name.name.cast()) };
     // At most 64 bytes with the NUL, like `dynamic_dname`.
@@ -395,7 +397,7 @@ unsafe extern "C" fn d_release<T: FileOps>(dentry: *mut bindings::dentry) {
     let ptr: *mut bindings::dma_buf = unsafe { (*dentry).d_fsdata.cast() };
     if !ptr.is_null() {
         // SAFETY: The dentry is dying, nothing else can reach the buffer.
-        unsafe { T::dentry_release(DmaBuf::from_raw(ptr)) };
+        unsafe { T::dentry_release(DyingDmaBuf::from_raw(ptr)) };
     }
 }
 
