@@ -145,6 +145,11 @@ mod glue {
             count: c_uint,
         ) -> *mut core::ffi::c_void;
         pub(crate) fn dmabuf_rs_vunmap(addr: *const core::ffi::c_void);
+        pub(crate) fn dmabuf_rs_invalidate_kernel_vmap_range(
+            vaddr: *mut core::ffi::c_void,
+            size: c_int,
+        );
+        pub(crate) fn dmabuf_rs_flush_kernel_vmap_range(vaddr: *mut core::ffi::c_void, size: c_int);
         pub(crate) fn dmabuf_rs_init_pseudo(
             fc: *mut bindings::fs_context,
             magic: c_ulong,

@@ -29,14 +29,16 @@ use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::{aref::ARef, Mutex};
 
-/// How the buffer may be mapped into userspace.
+/// What differs between the two heaps' buffers, as it differs upstream.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum MmapRule {
-    /// Shared mappings only (CMA heap).
-    SharedOnly,
-    /// Any mapping; `remap_pfn_range` refuses a private one spanning
-    /// several chunks, as upstream (system heap).
-    Any,
+pub(crate) enum Flavour {
+    /// The system heap's: any mapping into userspace (`remap_pfn_range`
+    /// refuses a private one spanning several chunks, as upstream); a DMA
+    /// mapping that fails gives its own errno, as `system_heap_map_dma_buf`.
+    System,
+    /// The CMA heap's: shared mappings only; a DMA mapping that fails is
+    /// `ENOMEM`, whatever the DMA layer said, as `cma_heap_map_dma_buf`.
+    Cma,
 }
 
 /// Mutable state, under `HeapBuffer::state`.
@@ -94,7 +96,7 @@ pub(crate) struct HeapBuffer {
     #[pin]
     state: Mutex<State>,
     chunks: Chunks,
-    mmap_rule: MmapRule,
+    flavour: Flavour,
 }
 
 impl HeapBuffer {
@@ -102,7 +104,7 @@ impl HeapBuffer {
     /// size is the chunks' total length.
     pub(crate) fn export(
         chunks: Chunks,
-        mmap_rule: MmapRule,
+        flavour: Flavour,
         fd_flags: u32,
         name: &'static CStr,
     ) -> Result<ARef<DmaBuf>> {
@@ -110,7 +112,7 @@ impl HeapBuffer {
         let buf = pin_init!(HeapBuffer {
             state <- new_mutex!(State { mapped: LazyKVec::new(), spare: None, vmap: None, pages: None }, "HeapBuffer::state"),
             chunks,
-            mmap_rule,
+            flavour,
         });
         DmaBuf::export_rust(buf, len, fd_flags as i32, name)
     }
@@ -134,7 +136,10 @@ impl Exporter for HeapBuffer {
             Ok(mapped) => mapped,
             Err(e) => {
                 state.keep(table);
-                return Err(e);
+                return Err(match self.flavour {
+                    Flavour::System => e,
+                    Flavour::Cma => ENOMEM,
+                });
             }
         };
         if let Err(e) = state.mapped.push_within_capacity(mapped) {
@@ -211,9 +216,15 @@ impl Exporter for HeapBuffer {
         }
     }
 
+    /// As upstream's heaps: the kernel mapping first (on a cache that
+    /// aliases it must not keep stale lines), then every mapped table.
     #[inline]
     fn begin_cpu_access(&self, dir: DataDirection) -> Result {
-        for m in self.state.lock().mapped.iter() {
+        let state = self.state.lock();
+        if let Some(v) = &state.vmap {
+            v.invalidate();
+        }
+        for m in state.mapped.iter() {
             m.sync_for_cpu(dir);
         }
         Ok(())
@@ -221,7 +232,11 @@ impl Exporter for HeapBuffer {
 
     #[inline]
     fn end_cpu_access(&self, dir: DataDirection) -> Result {
-        for m in self.state.lock().mapped.iter() {
+        let state = self.state.lock();
+        if let Some(v) = &state.vmap {
+            v.flush();
+        }
+        for m in state.mapped.iter() {
             m.sync_for_device(dir);
         }
         Ok(())
@@ -229,7 +244,7 @@ impl Exporter for HeapBuffer {
 
     fn mmap(&self, vma: &VmaNew) -> Result {
         let shared = vma.flags() & (flags::SHARED | flags::MAYSHARE) != 0;
-        if self.mmap_rule == MmapRule::SharedOnly && !shared {
+        if self.flavour == Flavour::Cma && !shared {
             return Err(EINVAL);
         }
         let (start, end) = (vma.start(), vma.end());
@@ -318,7 +333,7 @@ mod tests {
             chunks.push(c, GFP_KERNEL)?;
         }
         let len = (16 + 2 + 1) * PAGE_SIZE;
-        let buf = HeapBuffer::export(Chunks::Many(chunks), MmapRule::Any, 2, c"kunit")?;
+        let buf = HeapBuffer::export(Chunks::Many(chunks), Flavour::System, 2, c"kunit")?;
         assert_eq!(buf.size(), len);
         let heap = heap_buffer(&buf);
         let a = buf.attach_guard(dev.clone())?;

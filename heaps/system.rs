@@ -4,7 +4,7 @@
 //! ones), zeroed by the page allocator, charged to the caller's memory
 //! cgroup when `mem_accounting` is on.
 
-use super::buffer::{Chunks, HeapBuffer, MmapRule};
+use super::buffer::{Chunks, Flavour, HeapBuffer};
 use super::kind::HeapKind;
 use crate::dma_buf::DmaBuf;
 use crate::sys::pages::{self, Chunk, Gfp, PAGE_SIZE};
@@ -86,6 +86,6 @@ pub(crate) struct SystemHeap;
 
 impl HeapKind for SystemHeap {
     fn allocate(&self, name: &'static CStr, len: usize, fd_flags: u32) -> Result<ARef<DmaBuf>> {
-        HeapBuffer::export(allocate_chunks(len)?, MmapRule::Any, fd_flags, name)
+        HeapBuffer::export(allocate_chunks(len)?, Flavour::System, fd_flags, name)
     }
 }

@@ -161,10 +161,17 @@ impl Attachment {
     }
 
     /// Calls the importer's `invalidate_mappings`, if it has one; `held`
-    /// is the buffer's reservation lock, which the callback expects held.
-    pub(crate) fn invalidate_mappings(&self, _held: &ResvHeld<'_>) {
+    /// must be the buffer's reservation lock, which the callback expects
+    /// held (with another lock's proof it warns and calls nothing).
+    pub(crate) fn invalidate_mappings(&self, held: &ResvHeld<'_>) {
+        // SAFETY: A live attachment's buffer and its constant `resv`.
+        let resv = unsafe { (*(*self.as_raw()).dmabuf).resv };
+        if kernel::warn_on!(!core::ptr::eq(held.resv().as_raw(), resv)) {
+            return;
+        }
         // SAFETY: `importer_ops` is NULL or valid (type invariant); the
-        // callback runs with the resv lock held, as its contract says.
+        // callback runs with the buffer's resv lock held, as its contract
+        // says.
         unsafe {
             let ops = (*self.as_raw()).importer_ops;
             if !ops.is_null() {

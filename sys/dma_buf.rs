@@ -484,10 +484,14 @@ impl DmaBuf {
         }
     }
 
-    /// The vmap count and cached mapping. `held` must be this buffer's lock.
+    /// The vmap count and cached mapping. `held` must be this buffer's lock:
+    /// with a foreign proof nothing is read (the fields are not protected
+    /// by that lock), and the state reads as not mapped, after a warning.
     pub(crate) fn vmap_state(&self, held: &ResvHeld<'_>) -> (u32, IosysMap) {
-        self.held_is_mine(held);
-        // SAFETY: Protected by the held resv lock.
+        if !self.held_is_mine(held) {
+            return (0, IosysMap::CLEARED);
+        }
+        // SAFETY: Protected by the held resv lock, which is this buffer's.
         unsafe {
             (
                 (*self.as_raw()).vmapping_counter,

@@ -14,6 +14,7 @@
 #include <linux/dma-map-ops.h>
 #include <linux/dma-resv.h>
 #include <linux/fs.h>
+#include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
@@ -204,6 +205,16 @@ void *dmabuf_rs_vmap_pages(struct page **pages, unsigned int count)
 void dmabuf_rs_vunmap(const void *addr)
 {
 	vunmap(addr);
+}
+
+void dmabuf_rs_invalidate_kernel_vmap_range(void *vaddr, int size)
+{
+	invalidate_kernel_vmap_range(vaddr, size);
+}
+
+void dmabuf_rs_flush_kernel_vmap_range(void *vaddr, int size)
+{
+	flush_kernel_vmap_range(vaddr, size);
 }
 
 unsigned int dmabuf_rs_iminor(struct inode *inode)

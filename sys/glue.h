@@ -54,6 +54,8 @@ struct file *dmabuf_rs_sync_file_create(struct dma_fence *fence);
 void dmabuf_rs_sg_set_dma_only(struct scatterlist *sg, dma_addr_t addr, unsigned int len);
 
 void dmabuf_rs_vunmap(const void *addr);
+void dmabuf_rs_invalidate_kernel_vmap_range(void *vaddr, int size);
+void dmabuf_rs_flush_kernel_vmap_range(void *vaddr, int size);
 int dmabuf_rs_init_pseudo(struct fs_context *fc, unsigned long magic,
 			  const struct dentry_operations *dops);
 

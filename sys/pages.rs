@@ -229,6 +229,7 @@ impl PageArray {
 /// chunks' owner keeps them allocated while it exists.
 pub(crate) struct PageVmap {
     addr: NonNull<u8>,
+    len: usize,
 }
 
 // SAFETY: A kernel mapping may be used and removed from any thread.
@@ -250,12 +251,34 @@ impl PageVmap {
         // INVARIANT: A new mapping of the pages.
         Ok(PageVmap {
             addr: NonNull::new(va.cast()).ok_or(ENOMEM)?,
+            len: pages.pages.len() * PAGE_SIZE,
         })
     }
 
     /// The kernel address.
     pub(crate) fn addr(&self) -> *mut u8 {
         self.addr.as_ptr()
+    }
+
+    /// The length in bytes, as a C `int` (saturated: the range helpers
+    /// take one, and only aliasing caches use it).
+    fn c_len(&self) -> kernel::ffi::c_int {
+        kernel::ffi::c_int::try_from(self.len).unwrap_or(kernel::ffi::c_int::MAX)
+    }
+
+    /// Before the CPU reads through this mapping what a device wrote:
+    /// drops the mapping's lines from a cache that aliases
+    /// (`invalidate_kernel_vmap_range`; nothing to do on x86).
+    pub(crate) fn invalidate(&self) {
+        // SAFETY: Our mapping of `len` bytes, by the type invariant.
+        unsafe { glue::dmabuf_rs_invalidate_kernel_vmap_range(self.addr().cast(), self.c_len()) };
+    }
+
+    /// After the CPU wrote through this mapping, before a device reads:
+    /// writes the mapping's lines back (`flush_kernel_vmap_range`).
+    pub(crate) fn flush(&self) {
+        // SAFETY: As above.
+        unsafe { glue::dmabuf_rs_flush_kernel_vmap_range(self.addr().cast(), self.c_len()) };
     }
 }
 
