@@ -142,24 +142,24 @@ done
 echo "# kernel source: $(cat "$CACHE/$SRC_TARBALL_STAMP")"
 # What Kconfig offers (scripts/check-kconfig.sh, started after the first
 # build, resolves the configurations a user can choose).
+# relay_host LOG WHAT: a host check's TAP lines as this run's; it must
+# have passed something.
+relay_host() {
+	local line
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) tap OK "${line#ok * - }" ;;
+		"not ok "*) tap FAIL "${line#not ok * - }" ;;
+		esac
+	done <"$1"
+	grep -q '^ok ' "$1" || { cat "$1"; tap FAIL "$2 ran"; }
+}
 wait "$kconfig_pid"
-while IFS= read -r line; do
-	case $line in
-	"ok "*) tap OK "${line#ok * - }" ;;
-	"not ok "*) tap FAIL "${line#not ok * - }" ;;
-	esac
-done <"$out/kconfig.log"
-grep -q '^ok ' "$out/kconfig.log" || { cat "$out/kconfig.log"; tap FAIL "kconfig: scripts/check-kconfig.sh ran"; }
+relay_host "$out/kconfig.log" "kconfig: scripts/check-kconfig.sh"
 # kCFI: the function types that cross between C and Rust hash alike
 # (scripts/check-kcfi.sh compiles both sides with the sanitizer on).
 scripts/check-kcfi.sh test >"$out/kcfi.log" 2>&1
-while IFS= read -r line; do
-	case $line in
-	"ok "*) tap OK "${line#ok * - }" ;;
-	"not ok "*) tap FAIL "${line#not ok * - }" ;;
-	esac
-done <"$out/kcfi.log"
-grep -q '^ok ' "$out/kcfi.log" || { cat "$out/kcfi.log"; tap FAIL "kcfi: scripts/check-kcfi.sh ran"; }
+relay_host "$out/kcfi.log" "kcfi: scripts/check-kcfi.sh"
 hdr=$CACHE/build-stock-test/usr-headers/include
 bin=$CACHE/bin
 step "compiling the test programs"
