@@ -395,8 +395,13 @@ static const struct dma_heap_ops c_heap_ops = {
 /*
  * An importer bug: attach, map, and detach without unmapping. Returns the
  * table's entry count. Upstream's heaps free the table at detach and leave
- * the DMA mapping; the Rust heaps unmap it too and warn.
+ * the DMA mapping; the Rust heaps unmap it too and warn. A buggy importer
+ * keeps the table pointer it was given (with DMABUF_DEBUG that is the
+ * core's own copy of the table, which no detach can know of): so does this
+ * one, so that kmemleak judges only what the core and the exporter own.
  */
+static struct sg_table *kept_by_buggy_importer;
+
 static long do_detach_mapped(int fd)
 {
 	struct dma_buf_attachment *a;
@@ -414,6 +419,8 @@ static long do_detach_mapped(int fd)
 	}
 	sgt = dma_buf_map_attachment_unlocked(a, DMA_BIDIRECTIONAL);
 	ret = IS_ERR(sgt) ? PTR_ERR(sgt) : sgt->nents;
+	if (!IS_ERR(sgt))
+		kept_by_buggy_importer = sgt;
 	dma_buf_detach(buf, a);
 put:
 	dma_buf_put(buf);
