@@ -511,7 +511,7 @@ for k in $kernels; do
 	while read -r file _ func count; do
 		[ -n "$file" ] || continue
 		case "$file $func" in
-		*drivers/dma-buf/dma-buf.c" dma_buf_export" | *dma_buf/buffer.rs" "*) nexport=$((nexport + count)) ;;
+		*drivers/dma-buf/dma-buf.c" dma_buf_export" | *dma_buf/buffer.rs" "* | *entry/exports.rs" dma_buf_export") nexport=$((nexport + count)) ;;
 		*drivers/dma-buf/dma-buf.c" dma_buf_vmap"* | *dma_buf/exporter_ops.rs" "*) nvmap=$((nvmap + count)) ;;
 		*) nother=$((nother + count)) ;;
 		esac
