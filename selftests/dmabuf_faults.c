@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
 #include <stdint.h>
@@ -88,7 +89,8 @@ static long read_long(const char *path, const char *key)
  * (cgroup v2, mounted if need be); -1 when there is none. Slab objects are
  * charged a page at a time through per-CPU stocks, so the value moves by
  * a page or two with nothing leaked; a leak in an ALLOC's unwinding keeps
- * whole chunks charged, at every point that leaks.
+ * whole chunks charged, at every point that leaks. The difference can
+ * be a little below zero; LONG_MIN when there is no such cgroup.
  */
 static long heap_charged(void)
 {
@@ -108,7 +110,7 @@ static long heap_charged(void)
 		ready = !write_str("/sys/fs/cgroup/dmabuf-faults/cgroup.procs", pid);
 	}
 	if (!ready || !(f = fopen("/sys/fs/cgroup/dmabuf-faults/memory.stat", "r")))
-		return -1;
+		return LONG_MIN;
 	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "kernel %ld", &v) == 1)
 			kernel = v;
@@ -120,7 +122,7 @@ static long heap_charged(void)
 			pt = v;
 	}
 	fclose(f);
-	return kernel < 0 ? -1 : kernel - slab - stack - pt;
+	return kernel < 0 ? LONG_MIN : kernel - slab - stack - pt;
 }
 
 static long module_refs(void)
@@ -422,7 +424,7 @@ int main(void)
 	pages1 = heap_charged();
 	printf("# heap pages charged to this cgroup (kernel - slab - stacks - page tables): %ld -> %ld bytes\n",
 	       pages0, pages1);
-	result(pages0 >= 0 && pages1 >= 0 && labs(pages1 - pages0) <= 4 * 4096,
+	result(pages0 != LONG_MIN && pages1 != LONG_MIN && labs(pages1 - pages0) <= 4 * 4096,
 	       "afterwards the system-heap pages charged to this task's memory cgroup are back, within 4 pages");
 	close(buf);
 	close(sync_file);
