@@ -374,12 +374,12 @@ for k in test stock-test; do
 	else
 		tail -n 60 "$out/stress-$k.log"; tap FAIL "$k/stress: 60 s of races (vm-run exit $rc)"
 	fi
-	# The C system heap's race of a CPU-access sync with an unmap
+	# The C heaps' race of a CPU-access sync with an unmap
 	# (REFERENCE.md section 5), which guest-init counts on stock-test
 	# only (on a Rust kernel the report fails the run above).
 	race=$(grep -ao 'known upstream splat: c-system-heap-sync-race [0-9]*' "$out/stress-$k.log" | awk '{ n += $NF } END { print n + 0 }')
 	if [ "$k" = stock-test ] && [ "$race" != 0 ]; then
-		tap TODO "stock-test/stress: the C system heap synced a table being unmapped ($race DMA-API reports; REFERENCE.md section 5; the Rust kernel's run is clean)"
+		tap TODO "stock-test/stress: the C heaps synced a table being unmapped ($race DMA-API reports; REFERENCE.md section 5; the Rust kernel's run is clean)"
 	fi
 	# The verdicts without the counts, for the differential.
 	sed -E 's/: [0-9]+ operations in [0-9]+ s,/:/' "$out/stress-$k.tap" >"$out/stress-verdicts-$k.txt"
