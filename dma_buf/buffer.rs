@@ -96,34 +96,24 @@ impl DmaBuf {
         // SAFETY: The release takes no reference: it locks, vunmaps,
         // releases and frees the buffer.
         let this = unsafe { buf.buf() };
-        // SAFETY: By the safety requirements.
-        unsafe { this.release_unreferenced() }
-    }
-
-    /// The body of [`DmaBuf::release`].
-    ///
-    /// # Safety
-    ///
-    /// As for [`DmaBuf::release`].
-    unsafe fn release_unreferenced(&self) {
         // An armed poll callback holds a file reference, so none can be
         // armed here.
-        kernel::warn_on!(self.poll_armed_at_release());
+        kernel::warn_on!(this.poll_armed_at_release());
         // A vmap holds no reference: an importer that dropped its last one
         // while still mapped has a bug (C stops with `BUG_ON`). Warn, and
         // give the mapping back to the exporter before its `release`, so
         // no kernel mapping of freed memory is left behind.
-        if kernel::warn_on!(self.vmap_count_at_release() != 0) {
-            let locked = self.lock();
-            let (_, mut cached) = self.vmap_state(locked.held());
-            self.set_vmap_state(locked.held(), 1, cached);
+        if kernel::warn_on!(this.vmap_count_at_release() != 0) {
+            let locked = this.lock();
+            let (_, mut cached) = this.vmap_state(locked.held());
+            this.set_vmap_state(locked.held(), 1, cached);
             locked.vunmap(&mut cached);
         }
         // SAFETY: Nothing can reach the buffer any more.
-        unsafe { self.exporter_release() };
-        kernel::warn_on!(!self.attachments_empty());
+        unsafe { this.exporter_release() };
+        kernel::warn_on!(!this.attachments_empty());
         // SAFETY: Released above; nothing uses the buffer afterwards.
-        unsafe { DmaBuf::free(self.as_raw()) };
+        unsafe { DmaBuf::free(this.as_raw()) };
     }
 
     /// Copies the name into `out` (cut to fit, with its NUL); returns its

@@ -57,6 +57,16 @@ struct State {
 }
 
 impl State {
+    /// Removes and returns the first mapping record that `pred` picks. The
+    /// order of the records does not matter: the found one swaps with the
+    /// last, which is popped.
+    fn take_mapping(&mut self, pred: impl Fn(&DeviceTable) -> bool) -> Option<DeviceTable> {
+        let i = self.mapped.iter().position(pred)?;
+        let last = self.mapped.len() - 1;
+        self.mapped.as_mut_slice().swap(i, last);
+        self.mapped.pop()
+    }
+
     /// Keeps `table`, which is mapped for no device, as the spare: the one
     /// place a table becomes the spare, and where what a mapping left in
     /// it is cleared.
@@ -153,17 +163,7 @@ impl Exporter for HeapBuffer {
     #[inline]
     fn unmap(&self, _attach: &Attachment, table: OwnedTable, _dir: DataDirection) {
         let mut state = self.state.lock();
-        // The order of the records does not matter: the found one swaps
-        // with the last, which is popped.
-        let mapping = state
-            .mapped
-            .iter()
-            .position(|m| m.is_of(&table))
-            .and_then(|i| {
-                let last = state.mapped.len() - 1;
-                state.mapped.as_mut_slice().swap(i, last);
-                state.mapped.pop()
-            });
+        let mapping = state.take_mapping(|m| m.is_of(&table));
         // The DMA mapping goes before the table it maps; the table is kept
         // for the next map if none is.
         let found = mapping.is_some();
@@ -190,17 +190,7 @@ impl Exporter for HeapBuffer {
     fn detach(&self, attach: &Attachment) {
         static WARNED: AtomicBool = AtomicBool::new(false);
         let mut state = self.state.lock();
-        let mut i = 0;
-        while i < state.mapped.len() {
-            if !state.mapped[i].is_for(attach) {
-                i += 1;
-                continue;
-            }
-            let last = state.mapped.len() - 1;
-            state.mapped.as_mut_slice().swap(i, last);
-            let Some(mapping) = state.mapped.pop() else {
-                break;
-            };
+        while let Some(mapping) = state.take_mapping(|m| m.is_for(attach)) {
             if !WARNED.swap(true, Ordering::Relaxed) {
                 pr_warn!(
                     "dma-buf: {} detached with a heap buffer still mapped; unmapping it\n",
