@@ -15,7 +15,7 @@ use crate::sys::iosys_map::IosysMap;
 use crate::sys::sg_table::MappedTable;
 use kernel::device::Device;
 use kernel::dma::DataDirection;
-use kernel::io::SysMem;
+use kernel::io::{io_project, Io, SysMem};
 use kernel::prelude::*;
 use kernel::scatterlist::SGTable;
 use kernel::sync::aref::ARef;
@@ -193,28 +193,24 @@ impl Vmap<'_> {
         unsafe { self.map.as_sys_mem(self.buf.size()) }
     }
 
-    fn range(&self, offset: usize, len: usize) -> Result<*mut u8> {
+    /// The bytes `offset..offset + len` of the mapping, `EINVAL` when out
+    /// of the buffer.
+    fn range(&self, offset: usize, len: usize) -> Result<SysMem<'_, [u8]>> {
         let end = offset.checked_add(len).ok_or(EINVAL)?;
-        if end > self.buf.size() {
-            return Err(EINVAL);
-        }
-        // SAFETY: In bounds of the mapping.
-        Ok(unsafe { self.addr().add(offset) })
+        let mem = self.as_sys_mem();
+        (|| -> Result<_> { Ok(io_project!(mem, [try: offset..end])) })().map_err(|_| EINVAL)
     }
 
-    /// Copies `out.len()` bytes at `offset` out of the buffer.
+    /// Copies `out.len()` bytes at `offset` out of the buffer, through the
+    /// system-memory accessors: a device may be writing the same bytes.
     pub(crate) fn read(&self, offset: usize, out: &mut [u8]) -> Result {
-        let src = self.range(offset, out.len())?;
-        // SAFETY: In bounds of the mapping, which lives while `self` does.
-        unsafe { core::ptr::copy_nonoverlapping(src, out.as_mut_ptr(), out.len()) };
+        self.range(offset, out.len())?.copy_to_slice(out);
         Ok(())
     }
 
-    /// Copies `data` into the buffer at `offset`.
+    /// Copies `data` into the buffer at `offset` (as [`Vmap::read`]).
     pub(crate) fn write(&self, offset: usize, data: &[u8]) -> Result {
-        let dst = self.range(offset, data.len())?;
-        // SAFETY: In bounds of the mapping, which lives while `self` does.
-        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
+        self.range(offset, data.len())?.copy_from_slice(data);
         Ok(())
     }
 

@@ -195,17 +195,22 @@ extern "C" fn dma_buf_iter_begin() -> *mut DmaBuf {
 }
 
 /// `dma_buf_iter_next`: drops the reference on `dmabuf` and returns the
-/// next live buffer, with a reference, or NULL.
+/// next live buffer, with a reference, or NULL. NULL ends the walk (C
+/// dereferences it; restarting from the first buffer could make an
+/// iterator loop for ever).
 ///
 /// # Safety
 ///
-/// `dmabuf` must be a buffer returned by `dma_buf_iter_begin` or
+/// `dmabuf` must be NULL or a buffer returned by `dma_buf_iter_begin` or
 /// `dma_buf_iter_next`, whose reference this call consumes.
 #[no_mangle]
 unsafe extern "C" fn dma_buf_iter_next(dmabuf: *mut DmaBuf) -> *mut DmaBuf {
+    let Some(prev) = NonNull::new(dmabuf) else {
+        return core::ptr::null_mut();
+    };
     // SAFETY: A referenced buffer whose reference passes to this call.
-    let prev = NonNull::new(dmabuf).map(|b| unsafe { ARef::from_raw(b) });
-    DmaBuf::iter_next(prev).map_or(core::ptr::null_mut(), |b| ARef::into_raw(b).as_ptr())
+    let prev = unsafe { ARef::from_raw(prev) };
+    DmaBuf::iter_next(Some(prev)).map_or(core::ptr::null_mut(), |b| ARef::into_raw(b).as_ptr())
 }
 
 /// `dma_buf_dynamic_attach`: attaches `dev` to the buffer.
@@ -542,5 +547,27 @@ unsafe extern "C" fn dma_buf_vunmap_unlocked(dmabuf: *mut DmaBuf, map: *mut Iosy
     // SAFETY: NULL or valid by the C contract.
     if let (Some(b), Some(map)) = (unsafe { buf(dmabuf) }, unsafe { map.as_mut() }) {
         b.lock().vunmap(map);
+    }
+}
+
+#[kunit_tests(dmabuf_rs_exports)]
+mod tests {
+    use super::*;
+
+    /// The BPF iterator's walk: from the first live buffer to NULL, each
+    /// step giving the previous reference back; NULL ends it.
+    #[test]
+    fn iter_walk_ends_and_null_ends_it() -> Result {
+        // SAFETY: NULL is accepted (it ends the walk).
+        assert!(unsafe { dma_buf_iter_next(core::ptr::null_mut()) }.is_null());
+        let mut steps = 0usize;
+        let mut cur = dma_buf_iter_begin();
+        while !cur.is_null() {
+            steps += 1;
+            assert!(steps < 1 << 20);
+            // SAFETY: A buffer the walk returned, with its reference.
+            cur = unsafe { dma_buf_iter_next(cur) };
+        }
+        Ok(())
     }
 }
