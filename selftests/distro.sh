@@ -14,9 +14,22 @@ cd "$here/.."
 
 out=$CACHE/distro bin=$CACHE/distro/bin
 mkdir -p "$out" "$bin"
-passed=0 failed=0 n=0 start=$(date +%s)
-tap() { n=$((n + 1)); if [ "$1" = OK ]; then passed=$((passed + 1)); echo "ok $n - $2"; else failed=$((failed + 1)); echo "not ok $n - $2"; fi; }
-finish() { echo "1..$n"; echo "$passed passed, $failed failed"; [ "$failed" = 0 ]; exit $?; }
+passed=0 failed=0 todo=0 n=0 start=$(date +%s)
+tap() { # tap OK|FAIL|TODO description
+	n=$((n + 1))
+	case $1 in
+	OK) passed=$((passed + 1)); echo "ok $n - $2" ;;
+	TODO) todo=$((todo + 1)); echo "not ok $n - $2" ;;
+	*) failed=$((failed + 1)); echo "not ok $n - $2" ;;
+	esac
+}
+finish() {
+	echo "1..$n"
+	[ "$todo" = 0 ] || echo "# $todo known failures (TODO, not counted as passed)"
+	echo "$passed passed, $failed failed"
+	[ "$failed" = 0 ]
+	exit $?
+}
 step() { local t=$(($(date +%s) - start)); printf '# [%02d:%02d] %s\n' $((t / 60)) $((t % 60)) "$*"; }
 
 for k in distro stock-distro; do
@@ -61,12 +74,14 @@ make -s -C "$SRC/tools/testing/selftests/dmabuf-heaps" OUTPUT="$bin" KHDR_INCLUD
 	{ cat "$out/upstream-heaps.cc.log"; tap FAIL "compile upstream dmabuf-heaps"; }
 
 # No dmabuf_faults: a shipped kernel has no fault injection (it SKIPs).
-suites="bench fuzz dmabuf_uapi dmabuf_kapi dmabuf_heaps upstream_heaps trace memcg bpf_iter"
+suites="bench fuzz dmabuf_uapi dmabuf_kapi dmabuf_heaps upstream_heaps trace memcg oom bpf_iter"
 for k in distro stock-distro; do
 	step "$k: booting for the bench checks and the userspace suites"
 	# A defconfig guest under TCG with 2 vCPUs now and then dies early in
 	# boot on an int3 in code being live-patched (a static key), before
-	# any of our code runs; then it boots once more, and says so.
+	# any of our code runs; then it boots once more, and the first boot
+	# is reported as a known failure (TODO, not a pass). Any other early
+	# death is a failure.
 	for attempt in 1 2; do
 		selftests/vm-run --kernel "$k" --append "dma_heap.mem_accounting=1" \
 			--put selftests/guest-suite.sh --put "$bin/dmabuf_uapi" --put "$bin/dmabuf_trace" \
@@ -74,8 +89,10 @@ for k in distro stock-distro; do
 			--put "$bin/dmabuf_fuzz" --put "$bin/dmabuf_bpf_iter" --put "$bin/dmabuf_iter.bpf.o" \
 			-- sh /tmp/guest-suite.sh >"$out/run-$k.log" 2>&1
 		rc=$?
-		if [ $rc = 126 ] && ! grep -q '^bench: ' "$out/run-$k.log" && [ $attempt = 1 ]; then
-			grep -a -m1 'Oops\|panic' "$out/run-$k.log" | sed 's/^/# died while booting, booting again: /'
+		if [ $rc = 126 ] && ! grep -q '^bench: ' "$out/run-$k.log" && [ $attempt = 1 ] &&
+			grep -aq 'Oops: int3' "$out/run-$k.log"; then
+			cp "$out/run-$k.log" "$out/run-$k-died.log"
+			tap TODO "$k: the first boot died on an int3 before the suites ($(grep -a -m1 'RIP:' "$out/run-$k.log" | sed 's/^\[[^]]*\] //'); log: $out/run-$k-died.log); booting again # TODO"
 			continue
 		fi
 		break
@@ -86,8 +103,17 @@ for k in distro stock-distro; do
 	else
 		tail -n 40 "$out/run-$k.log"; tap FAIL "$k: boots and runs the suites (vm-run exit $rc)"
 	fi
-	bad=$(grep -E '^[a-z_]+: not ok ' "$out/tap-$k.txt" | grep -v '# TODO' | head -n 5)
-	[ -z "$bad" ] || echo "$bad"
+	# Every result of the guest counts: a "not ok" fails make distro even
+	# where both kernels agree (a TODO of the guest's is a known failure).
+	while IFS= read -r line; do
+		suite=${line%%: *} rest=${line#*: }
+		desc=${rest#* [0-9]* - }
+		case $rest in
+		"not ok "*" # TODO"*) tap TODO "$k/$suite: $desc" ;;
+		"ok "*) tap OK "$k/$suite: $desc" ;;
+		*) tap FAIL "$k/$suite: $desc" ;;
+		esac
+	done < <(grep -E '^[a-z_]+: (not )?ok [0-9]+ ' "$out/tap-$k.txt")
 	for s in $suites; do
 		grep -q "^$s: " "$out/tap-$k.txt" || tap FAIL "$k/$s: produced results"
 	done
