@@ -36,6 +36,7 @@
 #include <unistd.h>
 #include "kmod/dmabuf_test.h"
 #include "heap.h"
+#include "memcg.h"
 #include "tap.h"
 
 #define MAX_POINTS 2000
@@ -83,46 +84,17 @@ static long read_long(const char *path, const char *key)
  * a file that is not there counts 0 on both sides of the comparison.
  */
 /*
- * Pages charged to this task's memory cgroup that are neither slab, nor
- * kernel stacks, nor page tables: with the heap parameter on (this boot
- * has it), the system heap's pages. Measured in a cgroup of its own
- * (cgroup v2, mounted if need be); -1 when there is none. Slab objects are
- * charged a page at a time through per-CPU stocks, so the value moves by
- * a page or two with nothing leaked; a leak in an ALLOC's unwinding keeps
- * whole chunks charged, at every point that leaks. The difference can
- * be a little below zero; LONG_MIN when there is no such cgroup.
+ * The system heap's pages charged to this task's memory cgroup (a cgroup
+ * of its own, selftests/memcg.h); a leak in an ALLOC's unwinding keeps
+ * whole chunks charged, at every point that leaks.
  */
 static long heap_charged(void)
 {
 	static int ready = -1;
-	char line[128];
-	long kernel = -1, slab = 0, stack = 0, pt = 0, v;
-	FILE *f;
 
-	if (ready < 0) {
-		char pid[32];
-
-		mkdir("/sys/fs/cgroup", 0755);
-		mount("none", "/sys/fs/cgroup", "cgroup2", 0, NULL);
-		write_str("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
-		mkdir("/sys/fs/cgroup/dmabuf-faults", 0755);
-		snprintf(pid, sizeof(pid), "%d", getpid());
-		ready = !write_str("/sys/fs/cgroup/dmabuf-faults/cgroup.procs", pid);
-	}
-	if (!ready || !(f = fopen("/sys/fs/cgroup/dmabuf-faults/memory.stat", "r")))
-		return LONG_MIN;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "kernel %ld", &v) == 1)
-			kernel = v;
-		else if (sscanf(line, "slab %ld", &v) == 1)
-			slab = v;
-		else if (sscanf(line, "kernel_stack %ld", &v) == 1)
-			stack = v;
-		else if (sscanf(line, "pagetables %ld", &v) == 1)
-			pt = v;
-	}
-	fclose(f);
-	return kernel < 0 ? LONG_MIN : kernel - slab - stack - pt;
+	if (ready < 0)
+		ready = !memcg_join("dmabuf-faults");
+	return ready ? memcg_heap_bytes("dmabuf-faults") : LONG_MIN;
 }
 
 static long module_refs(void)
@@ -422,10 +394,9 @@ int main(void)
 	/* Freed files and their buffers go after an RCU grace period. */
 	sleep(1);
 	pages1 = heap_charged();
-	printf("# heap pages charged to this cgroup (kernel - slab - stacks - page tables): %ld -> %ld bytes\n",
+	result(memcg_same(pages0, pages1),
+	       "afterwards the system-heap pages charged to this task's memory cgroup are back, within 4 pages (bytes before=%ld after=%ld)",
 	       pages0, pages1);
-	result(pages0 != LONG_MIN && pages1 != LONG_MIN && labs(pages1 - pages0) <= 4 * 4096,
-	       "afterwards the system-heap pages charged to this task's memory cgroup are back, within 4 pages");
 	close(buf);
 	close(sync_file);
 	printf("1..%d\n", test_no);

@@ -65,6 +65,9 @@ done
 # kernels), and memory-cgroup charging (this boot has mem_accounting on).
 run_tap trace /tmp/dmabuf_trace
 run_tap memcg /tmp/dmabuf_heaps memcg
+# A system-heap ALLOC of twice the RAM, its task OOM-killed or refused:
+# the pages come back, to within a few of its cgroup's charge.
+run_tap oom /tmp/dmabuf_heaps oom
 # The BPF dma-buf iterator (make distro puts it in: its kernels have BTF).
 if [ -e /tmp/dmabuf_iter.bpf.o ]; then
 	/tmp/dmabuf_bpf_iter /tmp/dmabuf_iter.bpf.o 2>&1 | sed "s/^/bpf_iter: /"

@@ -54,7 +54,9 @@ fuzz=${FUZZ:-1}
 skip_build=${SKIP_BUILD:-0}
 bin=$CACHE/bin
 mkdir -p "$bin"
-clock=(--append "$(host_clock_append "$bin")")
+# The heap charges its pages to the allocating cgroup (dmabuf_stress
+# checks they all come back).
+clock=(--append "$(host_clock_append "$bin") dma_heap.mem_accounting=1 dmabuf_rs.mem_accounting=1")
 want() { case " $kernels " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # The guest's command: the racing threads for $duration seconds with the
