@@ -69,7 +69,6 @@ struct Core {
 
 impl Core {
     fn new() -> Result<Self> {
-        sys::buf_list::init();
         let mount = sys::pseudo_fs::Mount::new::<entry::file::DmaBufFile>()?;
         #[cfg(CONFIG_DEBUG_FS)]
         let debugfs = sys::debugfs::Dir::new::<entry::debugfs::BufInfo>(c"dma_buf", c"bufinfo");

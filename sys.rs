@@ -126,6 +126,9 @@ mod glue {
             head: *mut bindings::list_head,
         );
         pub(crate) fn dmabuf_rs_list_del(entry: *mut bindings::list_head);
+        pub(crate) static mut dmabuf_rs_list_mutex: bindings::mutex;
+        pub(crate) static mut dmabuf_rs_list: bindings::list_head;
+        pub(crate) fn dmabuf_rs_list_lock_interruptible() -> c_int;
         #[cfg(CONFIG_DEBUG_SG)]
         pub(crate) fn dmabuf_rs_sg_set_page(
             sg: *mut bindings::scatterlist,

@@ -131,8 +131,10 @@ impl DmaBuf {
     }
 
     /// Calls `f` on every live buffer, with a reference on it, under the
-    /// list lock, stopping at the first error. A buffer whose last
-    /// reference is already gone (its release is on its way) is skipped.
+    /// list lock, stopping at the first error (`EINTR` when a signal comes
+    /// while waiting for the lock, as upstream's bufinfo). A buffer whose
+    /// last reference is already gone (its release is on its way) is
+    /// skipped.
     pub(crate) fn for_each(f: impl FnMut(&ARef<DmaBuf>) -> Result) -> Result {
         buf_list::for_each(f)
     }

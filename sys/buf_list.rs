@@ -5,36 +5,48 @@
 //! C header: [`include/linux/list.h`](srctree/include/linux/list.h)
 
 use super::dma_buf::DmaBuf;
-use super::glue;
+use super::{check, glue};
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
-use kernel::types::Opaque;
+use kernel::sync::lock::mutex::MutexGuard;
+use kernel::sync::Mutex;
 
-/// The list head.
-struct Head(Opaque<bindings::list_head>);
-// SAFETY: The list is only touched under `BUFFERS`.
-unsafe impl Send for Head {}
+// The list and its lock are C objects (`sys/glue.c`), initialized at
+// build time: a `kernel::sync::Mutex` offers no interruptible lock, and
+// bufinfo takes this one interruptibly, as `dma_buf_debug_show` does.
 
-kernel::sync::global_lock! {
-    // SAFETY: Initialized by `init` at module init, before any use.
-    unsafe(uninit) static BUFFERS: Mutex<Head> = Head(Opaque::uninit());
+/// The lock of the list.
+fn mutex() -> &'static Mutex<()> {
+    // SAFETY: `dmabuf_rs_list_mutex` is a mutex initialized statically
+    // (`DEFINE_MUTEX`) that lives as long as the code using it, and is only
+    // ever used through this `Mutex<()>`.
+    unsafe { Mutex::from_raw(&raw mut glue::dmabuf_rs_list_mutex) }
 }
 
-/// Sets up the list (module init, once, before any buffer exists).
-pub(crate) fn init() {
-    // SAFETY: Called once, at module init, before any other use.
-    unsafe { BUFFERS.init() };
-    let list = BUFFERS.lock();
-    // SAFETY: The head is ours and uninitialized.
-    unsafe { bindings::INIT_LIST_HEAD(list.0.get()) };
+/// Takes the list lock.
+fn lock() -> MutexGuard<'static, ()> {
+    mutex().lock()
+}
+
+/// Takes the list lock unless a signal comes first (`EINTR`).
+fn lock_interruptible() -> Result<MutexGuard<'static, ()>> {
+    // SAFETY: Locks the mutex `mutex()` wraps.
+    check(unsafe { glue::dmabuf_rs_list_lock_interruptible() })?;
+    // SAFETY: This task holds the lock, just taken above.
+    Ok(unsafe { MutexGuard::new(mutex(), ()) })
+}
+
+/// The list head; touched only under the lock.
+fn head() -> *mut bindings::list_head {
+    &raw mut glue::dmabuf_rs_list
 }
 
 /// Adds a complete buffer to the list.
 pub(crate) fn publish(buf: &DmaBuf) {
-    let list = BUFFERS.lock();
+    let _list = lock();
     // SAFETY: The node is initialized and unlinked; the list is locked.
-    unsafe { glue::dmabuf_rs_list_add(buf.list_node(), list.0.get()) };
+    unsafe { glue::dmabuf_rs_list_add(buf.list_node(), head()) };
 }
 
 /// Removes a buffer whose file is being released and forgets the file.
@@ -43,7 +55,7 @@ pub(crate) fn publish(buf: &DmaBuf) {
 ///
 /// Called once per published buffer, from its file release.
 pub(crate) unsafe fn unpublish(buf: &DmaBuf) {
-    let _list = BUFFERS.lock();
+    let _list = lock();
     // SAFETY: The node is on the list, which is locked; the file is being
     // released, and list walkers only see the file under this lock.
     unsafe {
@@ -57,8 +69,8 @@ pub(crate) unsafe fn unpublish(buf: &DmaBuf) {
 /// and returns the next buffer on the list after it, or the first one,
 /// that can still be referenced, with a new reference.
 pub(crate) fn next_live(prev: Option<ARef<DmaBuf>>) -> Option<ARef<DmaBuf>> {
-    let list = BUFFERS.lock();
-    let head = list.0.get();
+    let _list = lock();
+    let head = head();
     let mut pos = match prev {
         Some(b) => {
             let node = b.list_node();
@@ -89,12 +101,13 @@ pub(crate) fn next_live(prev: Option<ARef<DmaBuf>>) -> Option<ARef<DmaBuf>> {
 
 /// Calls `f` on every buffer on the list that can still be referenced,
 /// with a reference on it, under the list lock, stopping at the first
-/// error. A buffer on the list may have a file whose count already went to
-/// zero (its release, which unpublishes it, is on its way): it is skipped,
-/// so `f` never sees a buffer it could not hold.
+/// error; `EINTR` if a signal comes while waiting for the lock. A buffer
+/// on the list may have a file whose count already went to zero (its
+/// release, which unpublishes it, is on its way): it is skipped, so `f`
+/// never sees a buffer it could not hold.
 pub(crate) fn for_each(mut f: impl FnMut(&ARef<DmaBuf>) -> Result) -> Result {
-    let list = BUFFERS.lock();
-    let head = list.0.get();
+    let _list = lock_interruptible()?;
+    let head = head();
     // SAFETY: The list is initialized and we hold its lock.
     let mut pos = unsafe { (*head).next };
     while pos != head {

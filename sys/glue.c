@@ -178,6 +178,19 @@ void *dmabuf_rs_kzalloc_512(void)
 	return kzalloc(512, GFP_KERNEL);
 }
 
+/*
+ * The list of live buffers and its lock (sys/buf_list.rs), here so that
+ * they are initialized at build time and the lock can be taken
+ * interruptibly (bufinfo, as dma_buf_debug_show).
+ */
+DEFINE_MUTEX(dmabuf_rs_list_mutex);
+LIST_HEAD(dmabuf_rs_list);
+
+int dmabuf_rs_list_lock_interruptible(void)
+{
+	return mutex_lock_interruptible(&dmabuf_rs_list_mutex);
+}
+
 void dmabuf_rs_list_add(struct list_head *entry, struct list_head *head)
 {
 	list_add(entry, head);

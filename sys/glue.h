@@ -26,6 +26,9 @@ void *dmabuf_rs_kzalloc(size_t size);
 void *dmabuf_rs_kzalloc_64(void);
 void *dmabuf_rs_kzalloc_128(void);
 void *dmabuf_rs_kzalloc_512(void);
+extern struct mutex dmabuf_rs_list_mutex;
+extern struct list_head dmabuf_rs_list;
+int dmabuf_rs_list_lock_interruptible(void);
 void dmabuf_rs_list_add(struct list_head *entry, struct list_head *head);
 void dmabuf_rs_list_del(struct list_head *entry);
 void dmabuf_rs_sg_set_page(struct scatterlist *sg, struct page *page, unsigned int len,
