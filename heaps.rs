@@ -16,8 +16,9 @@
 //!
 //! As with the C core, the heaps follow the configuration: the framework
 //! with `DMABUF_HEAPS` (the crate root leaves this module out without it),
-//! the system heap with `DMABUF_HEAPS_SYSTEM`, the CMA heaps with
-//! `DMABUF_HEAPS_CMA` (which needs `DMA_CMA`).
+//! the system heap with `DMABUF_HEAPS_SYSTEM` (and `system_cc_shared` with
+//! `DMABUF_HEAPS_SYSTEM_CC_SHARED`), the CMA heaps with `DMABUF_HEAPS_CMA`
+//! (which needs `DMA_CMA`).
 
 pub(crate) mod buffer;
 #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
@@ -44,6 +45,8 @@ pub(crate) struct Heaps {
     _registry: RegistryGuard,
     #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
     system: Option<KBox<Entry<system::SystemHeap>>>,
+    #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM_CC_SHARED)]
+    system_cc_shared: Option<KBox<Entry<system::SystemHeap>>>,
     #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
     cma: KVec<KBox<Entry<cma::CmaHeap>>>,
 }
@@ -74,12 +77,24 @@ impl Heaps {
             _registry: RegistryGuard,
             #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
             system: None,
+            #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM_CC_SHARED)]
+            system_cc_shared: None,
             #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
             cma: KVec::new(),
         };
         #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
         {
-            heaps.system = Some(add(c"system", system::SystemHeap)?);
+            use crate::sys::pages::Sharing;
+            heaps.system = Some(add(c"system", system::SystemHeap(Sharing::Private))?);
+            // Upstream: only on a guest with encrypted memory (and, here,
+            // on a debug kernel that asks for it: `sys/glue.c`).
+            #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM_CC_SHARED)]
+            if crate::sys::pages::cc_shared_heap() {
+                heaps.system_cc_shared = Some(add(
+                    c"system_cc_shared",
+                    system::SystemHeap(Sharing::Shared),
+                )?);
+            }
         }
         #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
         {

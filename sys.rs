@@ -146,7 +146,14 @@ mod glue {
         pub(crate) fn dmabuf_rs_vmap_pages(
             pages: *mut *mut bindings::page,
             count: c_uint,
+            decrypted: bool,
         ) -> *mut core::ffi::c_void;
+        pub(crate) fn dmabuf_rs_pgprot_decrypted(prot: bindings::pgprot_t) -> bindings::pgprot_t;
+        pub(crate) fn dmabuf_rs_set_pages_decrypted(
+            page: *mut bindings::page,
+            count: c_int,
+            decrypted: bool,
+        ) -> c_int;
         pub(crate) fn dmabuf_rs_vunmap(addr: *const core::ffi::c_void);
         pub(crate) fn dmabuf_rs_invalidate_kernel_vmap_range(
             vaddr: *mut core::ffi::c_void,
@@ -177,6 +184,8 @@ mod glue {
         #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
         pub(crate) fn dmabuf_rs_cma_alignment() -> c_uint;
         pub(crate) fn dmabuf_rs_mem_accounting() -> bool;
+        #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM_CC_SHARED)]
+        pub(crate) fn dmabuf_rs_cc_shared_heap() -> bool;
         #[cfg(not(CONFIG_MODULE_UNLOAD))]
         pub(crate) fn dmabuf_rs_try_module_get(module: *mut bindings::module) -> bool;
         #[cfg(not(CONFIG_MODULE_UNLOAD))]

@@ -242,7 +242,7 @@ pub(crate) fn faux_device(reg: &kernel::faux::Registration) -> ARef<Device> {
 mod tests {
     use super::*;
     use crate::dma_buf::exporter::{Exporter, OwnedTable};
-    use crate::sys::pages::{Chunk, Gfp, PageArray, PageVmap};
+    use crate::sys::pages::{Chunk, Gfp, PageArray, PageVmap, Sharing};
     use crate::sys::pseudo_fs;
     use core::sync::atomic::{AtomicU32, Ordering};
     use kernel::faux;
@@ -339,7 +339,7 @@ mod tests {
             VMAPS.fetch_add(1, Ordering::SeqCst);
             // SAFETY: The chunks live as long as the exporter, which drops
             // the mapping first (`vunmap`, or its own drop).
-            let v = unsafe { PageVmap::new(&PageArray::new(&self.0.chunks)?)? };
+            let v = unsafe { PageVmap::new(&PageArray::new(&self.0.chunks)?, Sharing::Private)? };
             let map = IosysMap::sys(v.addr());
             *self.0.vmap.lock() = Some(v);
             Ok(map)

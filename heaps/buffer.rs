@@ -18,7 +18,7 @@ use crate::dma_buf::exporter::{Exporter, OwnedTable};
 use crate::dma_buf::{Attachment, DmaBuf};
 use crate::sys::iosys_map::IosysMap;
 use crate::sys::kmem::LazyKVec;
-use crate::sys::pages::{Chunk, PageArray, PageVmap, PAGE_SIZE};
+use crate::sys::pages::{Chunk, PageArray, PageVmap, Sharing, PAGE_SIZE};
 use crate::sys::sg_table::DeviceTable;
 use crate::sys::vma;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -96,35 +96,116 @@ impl Chunks {
     }
 }
 
+/// A buffer's chunks in the form the CPU and devices see them: private to
+/// a confidential guest, or shared with its host (the `system_cc_shared`
+/// heap's).
+///
+/// # Invariants
+///
+/// Every chunk is in the `sharing` form, or (while being shared, and at
+/// drop) private: shared chunks are made private again before they go
+/// back to the page allocator, and one that cannot be is leaked, as
+/// upstream does (the host could read what its next owner writes).
+pub(crate) struct Memory {
+    chunks: Chunks,
+    sharing: Sharing,
+}
+
+impl Memory {
+    /// Private chunks.
+    pub(crate) fn private(chunks: Chunks) -> Memory {
+        Memory {
+            chunks,
+            sharing: Sharing::Private,
+        }
+    }
+
+    /// Shares freshly allocated chunks, which nothing maps yet, with the
+    /// host. On an error those already shared are made private again.
+    #[cfg_attr(not(CONFIG_DMABUF_HEAPS_SYSTEM_CC_SHARED), allow(dead_code))]
+    pub(crate) fn shared(chunks: Chunks) -> Result<Memory> {
+        // INVARIANT: The drop of `memory` on an error below makes every
+        // chunk private (a private one stays so).
+        let memory = Memory {
+            chunks,
+            sharing: Sharing::Shared,
+        };
+        for c in memory.chunks.as_slice() {
+            // SAFETY: The chunks are new: only the linear map maps them.
+            unsafe { c.set_sharing(Sharing::Shared) }.inspect_err(|e| {
+                pr_warn!("dma-buf system heap: failed to decrypt a chunk: {:?}\n", e);
+            })?;
+        }
+        Ok(memory)
+    }
+
+    /// The chunks, in order.
+    #[inline]
+    pub(crate) fn chunks(&self) -> &[Chunk] {
+        self.chunks.as_slice()
+    }
+}
+
+impl Drop for Memory {
+    fn drop(&mut self) {
+        if self.sharing == Sharing::Private {
+            return;
+        }
+        let chunks = core::mem::replace(&mut self.chunks, Chunks::Many(KVVec::new()));
+        let mut leaked = 0usize;
+        let mut private = |c: Chunk| {
+            // SAFETY: The buffer's mappings are gone (its state drops
+            // before its memory, and its file before it).
+            if unsafe { c.set_sharing(Sharing::Private) }.is_err() {
+                leaked += c.pages();
+                core::mem::forget(c);
+            }
+        };
+        match chunks {
+            Chunks::One(c) => private(c),
+            Chunks::Many(v) => v.into_iter().for_each(private),
+        }
+        if leaked > 0 {
+            pr_warn!("dma-buf system heap: failed to re-encrypt {leaked} pages, leaking them\n");
+        }
+    }
+}
+
 /// A heap buffer, which is its own exporter data (pinned because of its
 /// mutex), in the core's allocation of the buffer.
 ///
 /// Fields drop in order: the state (the DMA mappings and the kernel
-/// mapping, all gone by release anyway) before the chunks they map.
+/// mapping, all gone by release anyway) before the memory they map.
 #[pin_data]
 pub(crate) struct HeapBuffer {
     #[pin]
     state: Mutex<State>,
-    chunks: Chunks,
+    memory: Memory,
     flavour: Flavour,
 }
 
 impl HeapBuffer {
-    /// Exports `chunks` as a new dma-buf named after the heap `name`; its
+    /// Exports `memory` as a new dma-buf named after the heap `name`; its
     /// size is the chunks' total length.
     pub(crate) fn export(
-        chunks: Chunks,
+        memory: Memory,
         flavour: Flavour,
         fd_flags: u32,
         name: &'static CStr,
     ) -> Result<ARef<DmaBuf>> {
-        let len = chunks.as_slice().iter().map(Chunk::len).sum();
+        let len = memory.chunks().iter().map(Chunk::len).sum();
         let buf = pin_init!(HeapBuffer {
             state <- new_mutex!(State { mapped: LazyKVec::new(), spare: None, vmap: None, pages: None }, "HeapBuffer::state"),
-            chunks,
+            memory,
             flavour,
         });
         DmaBuf::export_rust(buf, len, fd_flags as i32, name)
+    }
+
+    /// The chunks, in order.
+    #[inline]
+    fn chunks(&self) -> &[Chunk] {
+        self.memory.chunks()
     }
 }
 
@@ -140,9 +221,9 @@ impl Exporter for HeapBuffer {
         }
         let table = match state.spare.take() {
             Some(table) => table,
-            None => OwnedTable::from_chunks(self.chunks.as_slice())?,
+            None => OwnedTable::from_chunks(self.chunks())?,
         };
-        let mapped = match DeviceTable::map(attach, &table, dir) {
+        let mapped = match DeviceTable::map(attach, &table, dir, self.memory.sharing) {
             Ok(mapped) => mapped,
             Err(e) => {
                 state.keep(table);
@@ -241,7 +322,7 @@ impl Exporter for HeapBuffer {
         let mut skip = vma::pgoff(vma);
         let pfnmap = vma::set_pfnmap(vma);
         let mut addr = start;
-        for c in self.chunks.as_slice().iter() {
+        for c in self.chunks() {
             if addr >= end {
                 break;
             }
@@ -250,9 +331,9 @@ impl Exporter for HeapBuffer {
                 continue;
             }
             let size = ((c.pages() - skip) * PAGE_SIZE).min(end - addr);
-            // SAFETY: The chunk stays allocated while the mapping exists:
-            // the mapping's file keeps the buffer alive.
-            unsafe { pfnmap.remap_pfn_range(addr, c.pfn(skip), size)? };
+            // SAFETY: The chunk stays allocated, in its form, while the
+            // mapping exists: the mapping's file keeps the buffer alive.
+            unsafe { pfnmap.remap_pfn_range(addr, c.pfn(skip), size, self.memory.sharing)? };
             addr += size;
             skip = 0;
         }
@@ -264,11 +345,11 @@ impl Exporter for HeapBuffer {
         let mut state = self.state.lock();
         let pages = match &mut state.pages {
             Some(pages) => pages,
-            empty => empty.insert(PageArray::new(self.chunks.as_slice())?),
+            empty => empty.insert(PageArray::new(self.memory.chunks())?),
         };
-        // SAFETY: The chunks outlive the mapping: `vunmap` or the state's
-        // drop (before the chunks') removes it.
-        let v = unsafe { PageVmap::new(pages)? };
+        // SAFETY: The chunks outlive the mapping, in their form: `vunmap`
+        // or the state's drop (before the memory's) removes it.
+        let v = unsafe { PageVmap::new(pages, self.memory.sharing)? };
         let map = IosysMap::sys(v.addr());
         state.vmap = Some(v);
         Ok(map)
@@ -323,7 +404,12 @@ mod tests {
             chunks.push(c, GFP_KERNEL)?;
         }
         let len = (16 + 2 + 1) * PAGE_SIZE;
-        let buf = HeapBuffer::export(Chunks::Many(chunks), Flavour::System, 2, c"kunit")?;
+        let buf = HeapBuffer::export(
+            Memory::private(Chunks::Many(chunks)),
+            Flavour::System,
+            2,
+            c"kunit",
+        )?;
         assert_eq!(buf.size(), len);
         let heap = heap_buffer(&buf);
         let a = buf.attach_guard(dev.clone())?;
@@ -338,7 +424,7 @@ mod tests {
             let state = heap.state.lock();
             assert!(state.mapped.is_empty());
             let spare = state.spare.as_ref().ok_or(EINVAL)?;
-            assert!(spare.describes(heap.chunks.as_slice()));
+            assert!(spare.describes(heap.chunks()));
         }
         {
             // The next map, from another attachment, takes it ...
@@ -356,7 +442,7 @@ mod tests {
         assert!(state
             .spare
             .as_ref()
-            .is_some_and(|t| t.describes(heap.chunks.as_slice())));
+            .is_some_and(|t| t.describes(heap.chunks())));
         Ok(())
     }
 }

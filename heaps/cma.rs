@@ -3,7 +3,7 @@
 //! per area (`default_cma_region` for the default area, and each area
 //! under its own name, e.g. `reserved` for the `cma=` area).
 
-use super::buffer::{Chunks, Flavour, HeapBuffer};
+use super::buffer::{Chunks, Flavour, HeapBuffer, Memory};
 use super::kind::HeapKind;
 use crate::dma_buf::DmaBuf;
 use crate::sys::cma::CmaArea;
@@ -22,7 +22,12 @@ impl HeapKind for CmaHeap {
         let chunk = self.0.alloc(pages, order).ok_or(ENOMEM)?;
         // CMA memory is not zeroed by the allocator: clear it in one extent.
         chunk.zero();
-        HeapBuffer::export(Chunks::One(chunk), Flavour::Cma, fd_flags, name)
+        HeapBuffer::export(
+            Memory::private(Chunks::One(chunk)),
+            Flavour::Cma,
+            fd_flags,
+            name,
+        )
     }
 }
 

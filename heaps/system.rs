@@ -3,11 +3,16 @@
 //! (1 MiB, 64 KiB, 4 KiB chunks, without reclaim or warnings for the large
 //! ones), zeroed by the page allocator, charged to the caller's memory
 //! cgroup when `mem_accounting` is on.
+//!
+//! And the `system_cc_shared` heap (`DMABUF_HEAPS_SYSTEM_CC_SHARED`): the
+//! same pages, shared with the host of a confidential guest (decrypted)
+//! for devices that cannot reach private memory; registered only where
+//! memory is encrypted, as upstream (see `sys/pages.rs`).
 
-use super::buffer::{Chunks, Flavour, HeapBuffer};
+use super::buffer::{Chunks, Flavour, HeapBuffer, Memory};
 use super::kind::HeapKind;
 use crate::dma_buf::DmaBuf;
-use crate::sys::pages::{self, Chunk, Gfp, PAGE_SIZE};
+use crate::sys::pages::{self, Chunk, Gfp, Sharing, PAGE_SIZE};
 use kernel::alloc::KVVec;
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
@@ -81,11 +86,17 @@ pub(crate) fn allocate_chunks(len: usize) -> Result<Chunks> {
     Ok(Chunks::Many(chunks))
 }
 
-/// The heap.
-pub(crate) struct SystemHeap;
+/// The heap: `system` with private pages, `system_cc_shared` with shared
+/// ones.
+pub(crate) struct SystemHeap(pub(crate) Sharing);
 
 impl HeapKind for SystemHeap {
     fn allocate(&self, name: &'static CStr, len: usize, fd_flags: u32) -> Result<ARef<DmaBuf>> {
-        HeapBuffer::export(allocate_chunks(len)?, Flavour::System, fd_flags, name)
+        let chunks = allocate_chunks(len)?;
+        let memory = match self.0 {
+            Sharing::Private => Memory::private(chunks),
+            Sharing::Shared => Memory::shared(chunks)?,
+        };
+        HeapBuffer::export(memory, Flavour::System, fd_flags, name)
     }
 }

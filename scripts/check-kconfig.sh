@@ -68,9 +68,12 @@ expect "without DMA_CMA there is no CMA heap, the rest stays" \
 resolve base ours -- CONFIG_UDMABUF=y
 expect "with the core as a module, udmabuf (a user of the API) is limited to a module" \
 	CONFIG_UDMABUF=m
-resolve base ours -- CONFIG_DMABUF_HEAPS_SYSTEM_CC_SHARED=y
-expect "the system_cc_shared heap, which only the C heaps have, is not offered" \
-	CONFIG_DMABUF_HEAPS_SYSTEM_CC_SHARED=n
+resolve base ours
+expect "the system_cc_shared heap is offered with the Rust core (the module form too)" \
+	CONFIG_DMABUF_HEAPS_SYSTEM_CC_SHARED=y CONFIG_DMABUF_RUST_CORE=m
+resolve base ours -- "# CONFIG_DMABUF_HEAPS_SYSTEM is not set"
+expect "without the system heap there is no system_cc_shared heap" \
+	CONFIG_DMABUF_HEAPS_SYSTEM=n CONFIG_DMABUF_HEAPS_SYSTEM_CC_SHARED=n
 resolve base stock
 expect "without DMABUF_RUST the C core and heaps are built" \
 	CONFIG_DMABUF_RUST=n CONFIG_DMABUF_RUST_CORE=n CONFIG_DMABUF_HEAPS_SYSTEM=y

@@ -6,6 +6,7 @@
  * bindings cannot call (declared in sys.rs). No decision is made here.
  */
 
+#include <linux/cc_platform.h>
 #include <linux/cma.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-fence.h>
@@ -15,12 +16,14 @@
 #include <linux/dma-resv.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
+#include <linux/mem_encrypt.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/poll.h>
 #include <linux/pseudo_fs.h>
 #include <linux/sched/signal.h>
+#include <linux/set_memory.h>
 #include <linux/sync_file.h>
 #include <linux/vmalloc.h>
 
@@ -79,6 +82,19 @@ module_param(mem_accounting, bool, 0444);
 MODULE_PARM_DESC(mem_accounting,
 		 "Enable cgroup-based memory accounting for dma-buf heap allocations (default=false).");
 EXPORT_SYMBOL_NS_GPL(mem_accounting, "DMA_BUF_HEAP");
+
+/*
+ * Debug kernels only (DMABUF_DEBUG): register the system_cc_shared heap
+ * although memory is not encrypted, so that its paths (decrypting,
+ * mapping decrypted, re-encrypting) run in an ordinary guest, where they
+ * change nothing. Upstream has no such parameter.
+ */
+#if IS_ENABLED(CONFIG_DMABUF_HEAPS_SYSTEM_CC_SHARED) && IS_ENABLED(CONFIG_DMABUF_DEBUG)
+static bool cc_shared_heap_unencrypted;
+module_param(cc_shared_heap_unencrypted, bool, 0444);
+MODULE_PARM_DESC(cc_shared_heap_unencrypted,
+		 "Register system_cc_shared without memory encryption (testing; default=false).");
+#endif
 #endif
 
 /* The Rust mirror of struct dma_fence_unwrap (sys/fence.rs) has this size. */
@@ -210,9 +226,21 @@ void dmabuf_rs_sg_set_page(struct scatterlist *sg, struct page *page, unsigned i
 }
 #endif
 
-void *dmabuf_rs_vmap_pages(struct page **pages, unsigned int count)
+void *dmabuf_rs_vmap_pages(struct page **pages, unsigned int count, bool decrypted)
 {
-	return vmap(pages, count, VM_MAP, PAGE_KERNEL);
+	return vmap(pages, count, VM_MAP, decrypted ? pgprot_decrypted(PAGE_KERNEL) : PAGE_KERNEL);
+}
+
+pgprot_t dmabuf_rs_pgprot_decrypted(pgprot_t prot)
+{
+	return pgprot_decrypted(prot);
+}
+
+int dmabuf_rs_set_pages_decrypted(struct page *page, int count, bool decrypted)
+{
+	unsigned long addr = (unsigned long)page_address(page);
+
+	return decrypted ? set_memory_decrypted(addr, count) : set_memory_encrypted(addr, count);
 }
 
 void dmabuf_rs_vunmap(const void *addr)
@@ -307,6 +335,19 @@ bool dmabuf_rs_mem_accounting(void)
 {
 	return READ_ONCE(mem_accounting);
 }
+
+#if IS_ENABLED(CONFIG_DMABUF_HEAPS_SYSTEM_CC_SHARED)
+bool dmabuf_rs_cc_shared_heap(void)
+{
+	if (IS_ENABLED(CONFIG_HIGHMEM))
+		return false;
+#if IS_ENABLED(CONFIG_DMABUF_DEBUG)
+	if (READ_ONCE(cc_shared_heap_unencrypted))
+		return true;
+#endif
+	return cc_platform_has(CC_ATTR_MEM_ENCRYPT);
+}
+#endif
 #endif
 
 /* sync_file_create() returns the sync_file; Rust wants its file (or NULL). */

@@ -33,7 +33,9 @@ void dmabuf_rs_list_add(struct list_head *entry, struct list_head *head);
 void dmabuf_rs_list_del(struct list_head *entry);
 void dmabuf_rs_sg_set_page(struct scatterlist *sg, struct page *page, unsigned int len,
 			   unsigned int offset);
-void *dmabuf_rs_vmap_pages(struct page **pages, unsigned int count);
+void *dmabuf_rs_vmap_pages(struct page **pages, unsigned int count, bool decrypted);
+pgprot_t dmabuf_rs_pgprot_decrypted(pgprot_t prot);
+int dmabuf_rs_set_pages_decrypted(struct page *page, int count, bool decrypted);
 unsigned int dmabuf_rs_iminor(struct inode *inode);
 unsigned long dmabuf_rs_page_to_pfn(struct page *page);
 void *dmabuf_rs_page_address(struct page *page);
@@ -48,6 +50,7 @@ int dmabuf_rs_dma_coerce_mask_64(struct device *dev);
 bool dmabuf_rs_fatal_signal_pending(void);
 unsigned int dmabuf_rs_cma_alignment(void);
 bool dmabuf_rs_mem_accounting(void);
+bool dmabuf_rs_cc_shared_heap(void);
 #ifndef CONFIG_MODULE_UNLOAD
 bool dmabuf_rs_try_module_get(struct module *module);
 void dmabuf_rs_module_get(struct module *module);

@@ -64,6 +64,29 @@ pub(crate) fn mem_accounting() -> bool {
     unsafe { glue::dmabuf_rs_mem_accounting() }
 }
 
+/// Whether the `system_cc_shared` heap is registered: on a guest whose
+/// memory is encrypted (`CC_ATTR_MEM_ENCRYPT`) without highmem, as
+/// upstream, or on a debug kernel when its parameter asks for it.
+#[cfg(CONFIG_DMABUF_HEAPS_SYSTEM_CC_SHARED)]
+pub(crate) fn cc_shared_heap() -> bool {
+    // SAFETY: Reads a parameter and the platform's attributes.
+    unsafe { glue::dmabuf_rs_cc_shared_heap() }
+}
+
+/// How a confidential guest's CPU and devices see some pages. Elsewhere
+/// both forms behave alike (nothing is encrypted).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Sharing {
+    /// Private to the guest (encrypted): every heap's buffers but the
+    /// `system_cc_shared` heap's.
+    Private,
+    /// Shared with the host (decrypted, `set_memory_decrypted`): mapped
+    /// into the kernel and userspace with `pgprot_decrypted`, and for
+    /// devices with `DMA_ATTR_CC_SHARED`.
+    #[cfg_attr(not(CONFIG_DMABUF_HEAPS_SYSTEM_CC_SHARED), allow(dead_code))]
+    Shared,
+}
+
 /// Whether the current task has a fatal signal pending.
 pub(crate) fn fatal_signal_pending() -> bool {
     // SAFETY: Reads the current task's state.
@@ -154,6 +177,27 @@ impl Chunk {
         first + n
     }
 
+    /// Makes the chunk's pages private to the guest or shared with the
+    /// host (`set_memory_encrypted` / `set_memory_decrypted` on their
+    /// linear map; nothing happens where memory is not encrypted).
+    ///
+    /// # Safety
+    ///
+    /// No mapping of the pages may exist but the kernel's linear map (the
+    /// change would make another one read the other form), and nothing
+    /// may use them meanwhile.
+    #[cfg_attr(not(CONFIG_DMABUF_HEAPS_SYSTEM_CC_SHARED), allow(dead_code))]
+    pub(crate) unsafe fn set_sharing(&self, sharing: Sharing) -> Result {
+        let count = kernel::ffi::c_int::try_from(self.count)?;
+        let decrypted = sharing == Sharing::Shared;
+        // SAFETY: `count` pages of ours from the chunk's first, in the
+        // linear map (no highmem where the shared heap exists) and mapped
+        // nowhere else (by the safety requirements).
+        super::check(unsafe {
+            glue::dmabuf_rs_set_pages_decrypted(self.page.as_ptr(), count, decrypted)
+        })
+    }
+
     /// Zeroes the chunk in one extent through the linear map (64-bit
     /// kernels have no highmem).
     pub(crate) fn zero(&self) {
@@ -238,16 +282,20 @@ unsafe impl Send for PageVmap {}
 unsafe impl Sync for PageVmap {}
 
 impl PageVmap {
-    /// Maps the pages of `pages`, in order.
+    /// Maps the pages of `pages`, in order, as `sharing` says they are.
     ///
     /// # Safety
     ///
-    /// The chunks the array lists must outlive the mapping.
-    pub(crate) unsafe fn new(pages: &PageArray) -> Result<Self> {
+    /// The chunks the array lists must outlive the mapping, and be in the
+    /// `sharing` form while it exists.
+    pub(crate) unsafe fn new(pages: &PageArray, sharing: Sharing) -> Result<Self> {
         let count = u32::try_from(pages.pages.len())?;
+        let decrypted = sharing == Sharing::Shared;
         // SAFETY: The array holds `count` valid pages (type invariant of
         // `PageArray`); `vmap` only reads it; the flags are standard.
-        let va = unsafe { glue::dmabuf_rs_vmap_pages(pages.pages.as_ptr().cast_mut(), count) };
+        let va = unsafe {
+            glue::dmabuf_rs_vmap_pages(pages.pages.as_ptr().cast_mut(), count, decrypted)
+        };
         // INVARIANT: A new mapping of the pages.
         Ok(PageVmap {
             addr: NonNull::new(va.cast()).ok_or(ENOMEM)?,

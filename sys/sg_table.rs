@@ -21,7 +21,7 @@ use super::attachment::Attachment;
 use super::check;
 use super::glue;
 use super::kmem;
-use super::pages::Chunk;
+use super::pages::{Chunk, Sharing};
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::dma::DataDirection;
@@ -387,6 +387,8 @@ pub(crate) struct DeviceTable {
     attach: *const bindings::dma_buf_attachment,
     table: NonNull<bindings::sg_table>,
     dir: DataDirection,
+    /// The `DMA_ATTR_*` of the mapping, which the unmap repeats.
+    attrs: kernel::ffi::c_ulong,
 }
 
 // SAFETY: The mapping may be synced and unmapped from any thread.
@@ -397,16 +399,26 @@ unsafe impl Sync for DeviceTable {}
 impl DeviceTable {
     /// DMA-maps `table` for the device of `attach`. The mapping must be
     /// dropped before `attach` is detached.
-    pub(crate) fn map(attach: &Attachment, table: &OwnedTable, dir: DataDirection) -> Result<Self> {
+    pub(crate) fn map(
+        attach: &Attachment,
+        table: &OwnedTable,
+        dir: DataDirection,
+        sharing: Sharing,
+    ) -> Result<Self> {
         let dev = attach.raw_device();
+        let attrs = match sharing {
+            Sharing::Private => 0,
+            Sharing::Shared => bindings::DMA_ATTR_CC_SHARED as kernel::ffi::c_ulong,
+        };
         // SAFETY: The attachment's live device and an allocated table.
-        check(unsafe { bindings::dma_map_sgtable(dev, table.ptr.as_ptr(), dir.into(), 0) })?;
+        check(unsafe { bindings::dma_map_sgtable(dev, table.ptr.as_ptr(), dir.into(), attrs) })?;
         // INVARIANT: Mapped just above, for the attachment's device.
         Ok(DeviceTable {
             dev,
             attach: attach.as_raw(),
             table: table.ptr,
             dir,
+            attrs,
         })
     }
 
@@ -453,7 +465,7 @@ impl Drop for DeviceTable {
     fn drop(&mut self) {
         let t = self.table.as_ptr();
         // SAFETY: Mapped with this device and direction (type invariant).
-        unsafe { bindings::dma_unmap_sgtable(self.dev, t, self.dir.into(), 0) };
+        unsafe { bindings::dma_unmap_sgtable(self.dev, t, self.dir.into(), self.attrs) };
     }
 }
 

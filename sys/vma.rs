@@ -12,6 +12,7 @@
 
 use super::check;
 use super::glue;
+use super::pages::Sharing;
 use kernel::bindings;
 use kernel::mm::virt::{VmaNew, VmaRef};
 use kernel::prelude::*;
@@ -74,16 +75,30 @@ pub(crate) fn set_pfnmap(vma: &VmaNew) -> &VmaPfnMap {
 
 impl VmaPfnMap {
     /// Maps `size` bytes of frames from `pfn` at `addr` (`remap_pfn_range`),
-    /// with the VMA's protection.
+    /// with the VMA's protection, decrypted (`pgprot_decrypted`) for frames
+    /// shared with the host.
     ///
     /// # Safety
     ///
-    /// The frames must stay allocated while the mapping can exist (the
-    /// mapping's file keeps the memory's owner alive).
-    pub(crate) unsafe fn remap_pfn_range(&self, addr: usize, pfn: usize, size: usize) -> Result {
+    /// The frames must stay allocated, and in the `sharing` form, while the
+    /// mapping can exist (the mapping's file keeps the memory's owner
+    /// alive).
+    pub(crate) unsafe fn remap_pfn_range(
+        &self,
+        addr: usize,
+        pfn: usize,
+        size: usize,
+        sharing: Sharing,
+    ) -> Result {
         let vma = self.as_ptr();
+        // SAFETY: A valid VMA; its protection does not change during set-up.
+        let mut prot = unsafe { (*vma).vm_page_prot };
+        if sharing == Sharing::Shared {
+            // SAFETY: Computes a protection value.
+            prot = unsafe { glue::dmabuf_rs_pgprot_decrypted(prot) };
+        }
         // SAFETY: A VMA being set up as a PFN map (type invariant); the
         // frames by the safety requirements.
-        check(unsafe { bindings::remap_pfn_range(vma, addr, pfn, size, (*vma).vm_page_prot) })
+        check(unsafe { bindings::remap_pfn_range(vma, addr, pfn, size, prot) })
     }
 }
