@@ -44,17 +44,6 @@
 static int nth_fd = -1;
 static int test_dev = -1;
 
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ok;
-
-	if (fd < 0)
-		return -1;
-	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
-	close(fd);
-	return ok ? 0 : -1;
-}
-
 static long read_long(const char *path, const char *key)
 {
 	char line[256];
@@ -292,17 +281,17 @@ static int setup(void)
 
 	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s/verbose", dbg, attrs[i]);
-		if (write_str(path, "0"))
+		if (write_file(path, "0"))
 			return -1;
 	}
 	snprintf(path, sizeof(path), "%s/failslab/ignore-gfp-wait", dbg);
-	write_str(path, "N");
+	write_file(path, "N");
 	snprintf(path, sizeof(path), "%s/fail_page_alloc/ignore-gfp-wait", dbg);
-	write_str(path, "N");
+	write_file(path, "N");
 	snprintf(path, sizeof(path), "%s/fail_page_alloc/ignore-gfp-highmem", dbg);
-	write_str(path, "N");
+	write_file(path, "N");
 	snprintf(path, sizeof(path), "%s/fail_page_alloc/min-order", dbg);
-	write_str(path, "0");
+	write_file(path, "0");
 	return 0;
 }
 
@@ -342,7 +331,7 @@ int main(void)
 	}
 	/* The guest's splat check accepts upstream's one WARN of a failed
 	 * exporter vmap only between these markers (selftests/guest-init). */
-	write_str("/dev/kmsg", "dmabuf_faults: fault injection begins\n");
+	write_file("/dev/kmsg", "dmabuf_faults: fault injection begins\n");
 	refs0 = module_refs();
 	cma0 = read_long("/proc/meminfo", "CmaFree");
 	fds0 = count_fds();
@@ -383,7 +372,7 @@ int main(void)
 		       "%s: each injected fault gives success or a clean errno, no fd left behind", ops[i].name);
 	}
 
-	write_str("/dev/kmsg", "dmabuf_faults: fault injection ends\n");
+	write_file("/dev/kmsg", "dmabuf_faults: fault injection ends\n");
 	refs1 = module_refs();
 	cma1 = read_long("/proc/meminfo", "CmaFree");
 	fds1 = count_fds();

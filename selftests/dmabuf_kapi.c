@@ -352,6 +352,27 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "c-heap"))
 		return c_heap(dev);
 	printf("TAP version 13\n");
+	if (argc > 1 && !strcmp(argv[1], "cc-shared")) {
+		/* An importer of the system heap's and of the system_cc_shared
+		 * heap's buffers: the host requires the same results. */
+		static const char *const heaps[] = { "system", "system_cc_shared" };
+
+		for (int i = 0; i < 2; i++) {
+			char path[64], who[64];
+
+			snprintf(path, sizeof(path), "/dev/dma_heap/%s", heaps[i]);
+			snprintf(who, sizeof(who), "%s heap", heaps[i]);
+			fd = heap_buf(path, (2 << 20) + 8192);
+			result(fd >= 0, "%s buffer of 2 MiB + 8 KiB", who);
+			if (fd >= 0) {
+				import_suite(dev, fd, (2 << 20) + 8192, who);
+				reattach_suite(dev, fd, who);
+				close(fd);
+			}
+		}
+		printf("1..%d\n", test_no);
+		return failed ? 1 : 0;
+	}
 
 	r = ioctl(dev, DMABUF_TEST_GET, -1);
 	result(r == -1 && errno == EBADF, "dma_buf_get(-1) is EBADF");

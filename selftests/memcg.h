@@ -16,7 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static inline int memcg_write(const char *path, const char *val)
+/* Writes val to path (a sysfs, cgroup or debugfs file); 0 on success. */
+static inline int write_file(const char *path, const char *val)
 {
 	int f = open(path, O_WRONLY | O_CLOEXEC), ok;
 
@@ -35,7 +36,7 @@ static inline int memcg_make(const char *name)
 
 	mkdir("/sys/fs/cgroup", 0755);
 	mount("none", "/sys/fs/cgroup", "cgroup2", 0, NULL);
-	memcg_write("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+	write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
 	snprintf(path, sizeof(path), "/sys/fs/cgroup/%s", name);
 	mkdir(path, 0755);
 	snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/memory.stat", name);
@@ -51,7 +52,7 @@ static inline int memcg_join(const char *name)
 		return -1;
 	snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/cgroup.procs", name);
 	snprintf(pid, sizeof(pid), "%d", getpid());
-	return memcg_write(path, pid);
+	return write_file(path, pid);
 }
 
 /*

@@ -29,7 +29,7 @@ tap() { # tap OK|FAIL|SKIP|TODO description
 	case $1 in
 	OK) passed=$((passed + 1)); echo "ok $n - $2" ;;
 	SKIP) skipped=$((skipped + 1)); echo "ok $n - $2" ;;
-	TODO) todo=$((todo + 1)); echo "not ok $n - $2" ;;
+	TODO) todo=$((todo + 1)); case $2 in *"# TODO"*) echo "not ok $n - $2" ;; *) echo "not ok $n - $2 # TODO" ;; esac ;;
 	*) failed=$((failed + 1)); echo "not ok $n - $2" ;;
 	esac
 }
@@ -397,26 +397,46 @@ else
 	cat "$out/diff-stress.txt"; tap FAIL "differential: stress verdicts differ between test and stock-test"
 fi
 
-# 4a. A CMA buffer of more than 4 GiB, mapped by an importer: one chunk
-# longer than a table entry can say (issue 8, defect 5). The guest needs
-# 9 GiB (the CMA area must fit above the PCI hole) and cma=4300M. The C
-# core runs it too, and the results (with the table's entry count) must
-# be the same.
+# 4a. CMA buffers of 2000 MiB and of more than 4 GiB, mapped by an
+# importer: the second needs a table entry longer than one can say
+# (issue 8, defect 5). The guest needs 9 GiB (the CMA area must fit above
+# the PCI hole) and cma=4300M. The C core runs it too: its 2000 MiB
+# results must be the Rust kernel's; its CMA heap cannot allocate the
+# 4200 MiB buffer (it kmallocs a page array of 8 bytes a page, beyond
+# kmalloc's limit above 2 GiB: one page-allocator WARN, ENOMEM), which
+# guest-init counts as a known C failure and which is reported as a TODO
+# of the C kernel.
 for k in test stock-test; do
-	step "$k: a 4200 MiB CMA buffer mapped by an importer (9 GiB guest)"
+	step "$k: CMA buffers of 2000 and 4200 MiB mapped by an importer (9 GiB guest)"
 	selftests/vm-run --kernel "$k" --mem 9216 --append cma=4300M --put "$bin/dmabuf_heaps" -- \
-		/tmp/dmabuf_heaps bigcma 4200 >"$out/bigcma-$k.log" 2>&1
+		/tmp/dmabuf_heaps bigcma 2000 4200 >"$out/bigcma-$k.log" 2>&1
 	rc=$?
 	tr -d '\r' <"$out/bigcma-$k.log" | grep -E '^(not )?ok [0-9]+ - ' | sed 's/^/bigcma: /' >"$out/bigcma-$k.txt"
-	relay "$k" "$out/bigcma-$k.txt"
-	if [ $rc = 0 ] && [ -s "$out/bigcma-$k.txt" ] &&
-		tr -d '\r' <"$out/bigcma-$k.log" | grep -qx "1\.\.$(grep -c . "$out/bigcma-$k.txt")"; then
-		tap OK "$k/bigcma: VM run clean (no splat, kmemleak silent), exit 0, the plan's count of results"
+	plan_ok=0
+	tr -d '\r' <"$out/bigcma-$k.log" | grep -qx "1\.\.$(grep -c . "$out/bigcma-$k.txt")" && plan_ok=1
+	if [ "$k" = test ]; then
+		relay "$k" "$out/bigcma-$k.txt"
+		if [ $rc = 0 ] && [ -s "$out/bigcma-$k.txt" ] && [ $plan_ok = 1 ]; then
+			tap OK "$k/bigcma: VM run clean (no splat, kmemleak silent), exit 0, the plan's count of results"
+		else
+			tail -n 40 "$out/bigcma-$k.log"; tap FAIL "$k/bigcma: VM run (vm-run exit $rc)"
+		fi
+		continue
+	fi
+	# stock-test: the 2000 MiB rows are results of the C reference; the
+	# 4200 MiB ones must fail exactly as said above.
+	grep -v ' 4200 MiB' "$out/bigcma-$k.txt" >"$out/bigcma-c-$k.txt"
+	relay "$k" "$out/bigcma-c-$k.txt"
+	known=$(grep -ao 'known upstream splat: c-cma-heap-page-array [0-9]*' "$out/bigcma-$k.log" | awk '{ print $NF }')
+	if [ $rc = 1 ] && [ $plan_ok = 1 ] && [ "$known" = 1 ] && grep -q '^bigcma: not ok [0-9]* - ALLOC of 4200 MiB from the CMA heap$' "$out/bigcma-$k.txt"; then
+		tap TODO "stock-test/bigcma: the C CMA heap cannot allocate 4200 MiB (a kmalloc'ed page array beyond kmalloc's limit: one WARN, ENOMEM); the Rust kernel's run maps it"
 	else
-		tail -n 40 "$out/bigcma-$k.log"; tap FAIL "$k/bigcma: VM run (vm-run exit $rc)"
+		tail -n 40 "$out/bigcma-$k.log"
+		tap FAIL "$k/bigcma: want exit 1 with the 4200 MiB ALLOC refused and one known page-array WARN (vm-run exit $rc, known ${known:-0}, plan $plan_ok)"
 	fi
 done
-differ bigcma test bigcma
+grep -v ' 4200 MiB' "$out/bigcma-test.txt" >"$out/bigcma-c-test.txt"
+differ bigcma test bigcma-c
 
 # 5. The bench catches splats: a deliberate WARN must fail the run.
 step "test: a deliberate WARN must fail the run"
@@ -547,6 +567,34 @@ done
 for k in $ours; do
 	differ memcg_off "$k" memcg_off
 	differ c_heap "$k" c_heap
+done
+
+# The system_cc_shared heap (issue 19, item 8). Upstream registers it only
+# on a guest whose memory is encrypted, which these guests are not; the
+# Rust core's debug parameter registers it anyway (decrypting then changes
+# nothing), so that its paths run: ALLOC, mmap, vmap and an importer's map
+# through the decrypted forms, and re-encryption at free. It must give the
+# system heap's results, row for row. C cannot run it here.
+for k in $ours; do
+	step "$k: the system_cc_shared heap beside the system heap"
+	selftests/vm-run --kernel "$k" --put "$bin/dmabuf_heaps" --put "$bin/dmabuf_kapi" \
+		--append "dmabuf_rs.cc_shared_heap_unencrypted=1 dma_heap.cc_shared_heap_unencrypted=1 dma_heap.mem_accounting=1 dmabuf_rs.mem_accounting=1" -- \
+		sh -c '/tmp/dmabuf_heaps cc-shared >/tmp/h; r1=$?; /tmp/dmabuf_kapi cc-shared >/tmp/k; r2=$?; sed "s/^/cc_heaps: /" /tmp/h; sed "s/^/cc_kapi: /" /tmp/k; echo "cc-exit $r1 $r2"' >"$out/cc-$k.log" 2>&1
+	rc=$?
+	tr -d '\r' <"$out/cc-$k.log" | grep -E '^cc_(heaps|kapi): ((not )?ok [0-9]+ |data )' >"$out/cc-$k.txt"
+	relay "$k" "$out/cc-$k.txt"
+	if [ $rc = 0 ] && grep -q '^cc-exit 0 0' "$out/cc-$k.log" && grep -q '^cc_heaps: ok [0-9]* - /dev/dma_heap/system_cc_shared exists' "$out/cc-$k.txt"; then
+		tap OK "$k/cc_shared: the heap is registered, both programs exit 0, the boot is clean"
+	else
+		tail -n 30 "$out/cc-$k.log"; tap FAIL "$k/cc_shared: boot (vm-run exit $rc, $(grep -o 'cc-exit.*' "$out/cc-$k.log"))"
+	fi
+	# Each heap's rows, named alike and without their numbers.
+	cc_rows() { sed -E 's/^(cc_[a-z]+: (not )?ok) [0-9]+ /\1 /; s/before=[0-9]+ after=[0-9]+/before=N after=N/' "$out/cc-$k.txt" | grep -E "^cc_[a-z]+: [a-z ]*(- )?$1[: ]" | sed -E "s#$1(:| heap)#HEAP\1#g; s#/dma_heap/$1#/dma_heap/HEAP#g" | sort; }
+	if [ "$(cc_rows system_cc_shared | wc -l)" -gt 40 ] && diff <(cc_rows system) <(cc_rows system_cc_shared) >"$out/diff-cc-$k.txt"; then
+		tap OK "differential: system_cc_shared gives the system heap's $(cc_rows system | wc -l) results on $k"
+	else
+		cat "$out/diff-cc-$k.txt"; tap FAIL "differential: system_cc_shared differs from the system heap on $k"
+	fi
 done
 
 echo "# total: $(($(date +%s) - start)) s"
