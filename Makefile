@@ -50,5 +50,11 @@ kunit:
 distro:
 	@bash selftests/distro.sh
 
-.PHONY: modules clean check run bench fuzz stress kunit distro
+# The configurations Kconfig offers around the core, each linked, and a
+# kCFI kernel booted with the suites; not part of check (see
+# scripts/configs.sh).
+configs:
+	@bash scripts/configs.sh
+
+.PHONY: modules clean check run bench fuzz stress kunit distro configs
 endif

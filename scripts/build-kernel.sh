@@ -8,6 +8,7 @@
 #   bench       ours, no debug options
 #   stock-bench upstream's C core, no debug options
 #   kcsan       ours, KCSAN and lockdep instead of KASAN (make stress)
+#   kcfi        test-builtin with kCFI (make configs)
 #   distro      x86_64_defconfig with networking, BPF (and BTF) and io_uring, the
 #               Rust core built in, no debug options (make distro)
 #   stock-distro the same with upstream's C core
@@ -15,7 +16,7 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-flavor=${1:?usage: build-kernel.sh test|test-builtin|stock-test|bench|stock-bench|kcsan|distro|stock-distro}
+flavor=${1:?usage: build-kernel.sh test|test-builtin|stock-test|bench|stock-bench|kcsan|kcfi|distro|stock-distro}
 # seed: a flavour whose configuration differs only in the dma-buf options;
 # a first build starts from a copy of its tree (see below). start: the
 # configuration the fragments are merged into.
@@ -27,6 +28,7 @@ stock-test) frags="base debug stock" seed=test ;;
 stock-bench) frags="base stock" seed=bench ;;
 bench) frags="base ours" ;;
 kcsan) frags="base kcsan ours" ;;
+kcfi) frags="base debug builtin kcfi" seed=test-builtin ;;
 distro) frags="distro builtin" start=defconfig ;;
 stock-distro) frags="distro stock" start=defconfig seed=distro ;;
 *) die "unknown kernel flavour '$flavor'" ;;

@@ -26,7 +26,9 @@ stock-*)
 	grep -q initcall_debug /proc/cmdline &&
 		check "the core starts at subsys_initcall (dma_buf_init before chr_dev_init)" early_init dma_buf_init
 	;;
-test-builtin | distro)
+test-builtin | kcfi | distro)
+	[ "$kind" = kcfi ] &&
+		check "kCFI is on: the core's exported functions have type-hash preambles (__cfi_dma_buf_export)" grep -q ' __cfi_dma_buf_export$' /proc/kallsyms
 	grep -q initcall_debug /proc/cmdline &&
 		check "the core starts at subsys_initcall (dmabuf_rs_subsys_init before chr_dev_init)" early_init dmabuf_rs_subsys_init
 	check "the Rust core is built in (dmabuf_rs is no module, its glue is in the kernel's symbols)" sh -c "! grep -q '^dmabuf_rs ' /proc/modules && grep -qx '[0-9a-f]* T dmabuf_rs_file_ref_get' /proc/kallsyms"
