@@ -56,5 +56,11 @@ distro:
 configs:
 	@bash scripts/configs.sh
 
-.PHONY: modules clean check run bench fuzz stress kunit distro configs
+# Mutation testing: each patch of selftests/mutants/ breaks one rule of
+# the core; the suites must notice (see scripts/mutants.sh). Not part of
+# check. MUTANTS="NAME ..." runs only those.
+mutants:
+	@bash scripts/mutants.sh
+
+.PHONY: modules clean check run bench fuzz stress kunit distro configs mutants
 endif

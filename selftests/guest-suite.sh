@@ -2,7 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 # Runs in the guest (vm-run --put): the bench checks and the userspace
 # suites, each line prefixed with its suite name for the host to parse.
+#   guest-suite.sh [SUITE...]: only those suites (make mutants picks them);
+#   the bench checks always run.
 kind=$(cat /etc/dmabuf-rs-kernel)
+only=" $* "
+want() { [ "$only" = "  " ] || case $only in *" $1 "*) ;; *) return 1 ;; esac; }
 n=0
 check() { # check NAME CMD...
 	n=$((n + 1))
@@ -43,7 +47,7 @@ test-builtin | kcfi | distro)
 esac
 # The seeded fuzzer first, on a fresh kernel (its outcomes, CMA ones among
 # them, are compared between the kernels).
-for s in 1 2 3 4; do
+want fuzz && for s in 1 2 3 4; do
 	/tmp/dmabuf_fuzz $s 3000 2>&1 | sed "s/^/fuzz: /"
 done
 # run_tap SUITE CMD...: CMD's output, each line prefixed "SUITE: ", then one
@@ -61,17 +65,17 @@ run_tap() {
 	echo "$suite: $v $((got + 1)) - the run ended: exit status $rc, plan 1..${plan:-none}, $got results"
 }
 for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults; do
-	run_tap $t /tmp/$t
+	want $t && run_tap $t /tmp/$t
 done
 # The dma_buf:* trace events of a fixed sequence (compared between the
 # kernels), and memory-cgroup charging (this boot has mem_accounting on).
-run_tap trace /tmp/dmabuf_trace
-run_tap memcg /tmp/dmabuf_heaps memcg
+want trace && run_tap trace /tmp/dmabuf_trace
+want memcg && run_tap memcg /tmp/dmabuf_heaps memcg
 # A system-heap ALLOC of twice the RAM, its task OOM-killed or refused:
 # the pages come back, to within a few of its cgroup's charge.
-run_tap oom /tmp/dmabuf_heaps oom
+want oom && run_tap oom /tmp/dmabuf_heaps oom
 # The BPF dma-buf iterator (make distro puts it in: its kernels have BTF).
-if [ -e /tmp/dmabuf_iter.bpf.o ]; then
+if want bpf_iter && [ -e /tmp/dmabuf_iter.bpf.o ]; then
 	/tmp/dmabuf_bpf_iter /tmp/dmabuf_iter.bpf.o 2>&1 | sed "s/^/bpf_iter: /"
 fi
 # Upstream's own selftest, built unmodified from the kernel source. Its
@@ -82,8 +86,13 @@ upstream_heaps() {
 	sed -E 's/^(not )?ok ([0-9]+) /\1ok \2 - /' /tmp/.upstream-heaps
 	return $r
 }
-run_tap upstream_heaps upstream_heaps
-case $kind in
+want upstream_heaps && run_tap upstream_heaps upstream_heaps
+# Only when asked for by name (make mutants): 20 s of the stress test, and
+# the C heap with the importer that detaches while mapped (it registers a
+# heap that stays, so make check runs it in a boot that unloads nothing).
+case $only in *" stress "*) run_tap stress /tmp/dmabuf_stress 20 ;; esac
+case $only in *" c_heap "*) run_tap c_heap /tmp/dmabuf_kapi c-heap ;; esac
+want rmmod && case $kind in
 test | bench)
 	run_tap rmmod /tmp/dmabuf_heaps rmmod
 	;;
@@ -92,7 +101,7 @@ esac
 # module runs them at every load (the rmmod part reloads it many times):
 # every run must give the same results, which are relayed once, a line per
 # case ("kunit: ok N - SUITE: CASE"), with each suite's KTAP plan checked.
-dmesg | sed 's/^\[[^]]*\] //' | awk '
+want kunit && dmesg | sed 's/^\[[^]]*\] //' | awk '
 	function endrun() { if (nsig) { sig[++runs] = cur; if (runs == 1) first = body } cur = ""; body = ""; nsig = 0; delete seen }
 	/# Subtest: / { name = $NF; if (name !~ /^dmabuf/) { name = ""; next }
 		if (name in seen) endrun(); seen[name] = 1; suite = name; ncase = 0; plan = -1; next }
