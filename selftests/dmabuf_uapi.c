@@ -12,6 +12,7 @@
 #include <linux/dma-buf.h>
 #include <linux/udmabuf.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -111,6 +112,63 @@ static int maps_line_has(const char *start, const char *what)
 			found = 1;
 	fclose(f);
 	return found;
+}
+
+/*
+ * SYNC from another thread while a fence is pending, to see whether it
+ * waits for that fence (the fence is signalled, by sw_sync, in the end).
+ */
+struct sync_waiter {
+	int fd;
+	__u64 flags;
+	volatile int done;
+	int ret;
+};
+
+static void *sync_thread(void *arg)
+{
+	struct sync_waiter *w = arg;
+	struct dma_buf_sync sync = { .flags = w->flags };
+
+	w->ret = ioctl(w->fd, DMA_BUF_IOCTL_SYNC, &sync);
+	w->done = 1;
+	return NULL;
+}
+
+/*
+ * 1 when SYNC START with these flags on fd waited for the pending fence
+ * that the next increment of the sw_sync timeline sw signals (it had not
+ * returned 200 ms later, and returned 0 once the fence signalled), 0 when
+ * it returned before the fence signalled, -1 when it failed or did not
+ * return within 10 s of the signal. A SYNC that does not wait but whose
+ * thread is not scheduled within 200 ms counts as waiting: a busy host
+ * can hide a missing wait, never invent one.
+ */
+static int sync_waits(int fd, int sw, __u64 flags)
+{
+	struct sync_waiter w = { .fd = fd, .flags = DMA_BUF_SYNC_START | flags, .ret = -1 };
+	struct timespec deadline;
+	struct dma_buf_sync end = { .flags = DMA_BUF_SYNC_END | flags };
+	__u32 one = 1;
+	pthread_t t;
+	int waited;
+
+	if (pthread_create(&t, NULL, sync_thread, &w))
+		return -1;
+	usleep(200 * 1000);
+	waited = !w.done;
+	ioctl(sw, SW_SYNC_IOC_INC, &one);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 10;
+	if (pthread_timedjoin_np(t, NULL, &deadline)) {
+		printf("# SYNC 0x%llx did not return 10 s after its fence signalled\n",
+		       (unsigned long long)flags);
+		return -1;
+	}
+	if (w.ret)
+		return -1;
+	ioctl(fd, DMA_BUF_IOCTL_SYNC, &end);
+	return waited;
 }
 
 static int poll_now(int fd, short events)
@@ -339,6 +397,45 @@ int main(void)
 		close(fd2);
 		result(ioctl(sw, SW_SYNC_IOC_INC, &one) == 0, "fence signalled after the buffer fd was closed");
 		close(f.fence);
+
+		/*
+		 * A CPU access waits for the fences of its usage class
+		 * (dma_resv_usage_rw): a read for the writers, a write for
+		 * everyone. Without the wait, the CPU reads a frame the device
+		 * is still writing.
+		 */
+		{
+			static const struct {
+				__u32 fence;
+				__u64 access;
+				int waits;
+				const char *what;
+			} rows[] = {
+				{ DMA_BUF_SYNC_WRITE, DMA_BUF_SYNC_READ, 1, "a read waits for a pending write fence" },
+				{ DMA_BUF_SYNC_WRITE, DMA_BUF_SYNC_WRITE, 1, "a write waits for a pending write fence" },
+				{ DMA_BUF_SYNC_WRITE, DMA_BUF_SYNC_RW, 1, "a read-write access waits for a pending write fence" },
+				{ DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE, 1, "a write waits for a pending read fence" },
+				{ DMA_BUF_SYNC_READ, DMA_BUF_SYNC_READ, 0, "a read does not wait for a pending read fence" },
+			};
+
+			for (unsigned int i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+				int w = -1;
+
+				f.value = 3 + i;
+				fd2 = new_buf(1);
+				if (fd2 >= 0 && ioctl(sw, SW_SYNC_IOC_CREATE_FENCE, &f) == 0) {
+					im.flags = rows[i].fence;
+					im.fd = f.fence;
+					if (ioctl(fd2, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &im) == 0)
+						w = sync_waits(fd2, sw, rows[i].access);
+					close(f.fence);
+				}
+				if (fd2 >= 0)
+					close(fd2);
+				result(w == rows[i].waits, "SYNC: %s (%s)", rows[i].what,
+				       w < 0 ? "failed" : w ? "waited" : "did not wait");
+			}
+		}
 		close(sw);
 	}
 
