@@ -435,6 +435,36 @@ int main(void)
 				result(w == rows[i].waits, "SYNC: %s (%s)", rows[i].what,
 				       w < 0 ? "failed" : w ? "waited" : "did not wait");
 			}
+			/* The same classes for exported sync files: a write one
+			 * carries every fence, a read one the writers' only. */
+			f.value = 3 + sizeof(rows) / sizeof(rows[0]);
+			fd2 = new_buf(1);
+			if (fd2 >= 0 && ioctl(sw, SW_SYNC_IOC_CREATE_FENCE, &f) == 0) {
+				int wr = -1, rd = -1;
+
+				im.flags = DMA_BUF_SYNC_READ;
+				im.fd = f.fence;
+				if (ioctl(fd2, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &im) == 0) {
+					ex.flags = DMA_BUF_SYNC_WRITE;
+					if (ioctl(fd2, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &ex) == 0) {
+						wr = poll_now(ex.fd, POLLIN);
+						close(ex.fd);
+					}
+					ex.flags = DMA_BUF_SYNC_READ;
+					if (ioctl(fd2, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &ex) == 0) {
+						rd = poll_now(ex.fd, POLLIN);
+						close(ex.fd);
+					}
+				}
+				result(wr == 0, "EXPORT_SYNC_FILE WRITE with a read fence pending: unsignalled");
+				result(rd == POLLIN, "EXPORT_SYNC_FILE READ with only a read fence pending: signalled");
+				ioctl(sw, SW_SYNC_IOC_INC, &one);
+				close(f.fence);
+			} else {
+				result(0, "a buffer and a fence for the sync-file classes");
+			}
+			if (fd2 >= 0)
+				close(fd2);
 		}
 		close(sw);
 	}
