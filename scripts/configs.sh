@@ -25,13 +25,15 @@ step() { local t=$(($(date +%s) - start)); printf '# [%02d:%02d] %s\n' $((t / 60
 # NAME SEED SETTINGS...: each setting SYMBOL=y|m|n is applied to the
 # seed's .config and must hold after olddefconfig (a setting Kconfig
 # refuses fails the configuration rather than building something else).
+# Tracepoints need lockdep off too: PROVE_LOCKING selects TRACE_IRQFLAGS,
+# whose PREEMPTIRQ_TRACEPOINTS select TRACING; so does UPROBE_EVENTS.
 matrix=(
 	"cma-m test DMABUF_HEAPS_CMA=m"
 	"cma-off test DMABUF_HEAPS_CMA=n"
 	"heaps-off test DMABUF_HEAPS=n"
 	"builtin-heaps-off test-builtin DMABUF_HEAPS=n"
 	"no-debugfs test DEBUG_KMEMLEAK=n DEBUG_FS=n"
-	"no-tracepoints test FTRACE=n TRACING=n TRACEPOINTS=n"
+	"no-tracepoints test FTRACE=n PROVE_LOCKING=n UPROBE_EVENTS=n TRACEPOINTS=n"
 	"no-module-unload test MODULE_UNLOAD=n"
 	"vfio-p2pdma test MEMORY_HOTPLUG=y MEMORY_HOTREMOVE=y ZONE_DEVICE=y PCI_P2PDMA=y VFIO=y VFIO_PCI=y VFIO_PCI_CORE=y VFIO_PCI_DMABUF=y DMABUF_RUST_CORE=y"
 	"snd-compress-accel test SOUND=y SND=y SND_SOC=y SND_SOC_FSL_ASRC=y SND_COMPRESS_OFFLOAD=y SND_COMPRESS_ACCEL=y DMABUF_RUST_CORE=y"
