@@ -356,10 +356,10 @@ int main(int argc, char **argv)
 		close(test_dev);
 	/* Buffers go after their last file, some an RCU grace period later.
 	 * Pipes, sockets and forks of the run leave a few pages charged
-	 * through the per-CPU stocks: within 8 pages, half a buffer (SIZE),
+	 * (2 to 6 seen): within 12 pages, three quarters of a buffer (SIZE),
 	 * so one buffer leaked still fails. */
 	cg1 = memcg_heap_bytes("dmabuf-stress");
-	for (int i = 0; i < 50 && !memcg_within(cg0, cg1, 8); i++) {
+	for (int i = 0; i < 50 && !memcg_within(cg0, cg1, 12); i++) {
 		usleep(100 * 1000);
 		cg1 = memcg_heap_bytes("dmabuf-stress");
 	}
@@ -372,9 +372,9 @@ int main(int argc, char **argv)
 		       i == 14 && rmmod_ok ? " (rmmod succeeded while buffers were alive)" : "");
 		failed += !ok;
 	}
-	failed += !memcg_within(cg0, cg1, 8);
-	printf("%s %d - the heap pages charged to the run's cgroup are back, within 8 pages (bytes before=%ld after=%ld)\n",
-	       memcg_within(cg0, cg1, 8) ? "ok" : "not ok", n + 1, cg0, cg1);
+	failed += !memcg_within(cg0, cg1, 12);
+	printf("%s %d - the heap pages charged to the run's cgroup are back, within 12 pages (bytes before=%ld after=%ld)\n",
+	       memcg_within(cg0, cg1, 12) ? "ok" : "not ok", n + 1, cg0, cg1);
 	printf("1..%d\n", n + 1);
 	return failed != 0;
 }
