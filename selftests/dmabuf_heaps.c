@@ -58,23 +58,9 @@ static int count_fds(void)
 	return n;
 }
 
-/*
- * System-heap bytes charged to this task's memory cgroup (the suites boot
- * with the accounting parameter on), once the frees a failed call left
- * to an RCU grace period or a delayed fput are done: up to a second for
- * the value to come back to within four pages of what it was.
- */
+/* This task's cgroup: the suites boot with the accounting parameter on,
+ * so the system heap's pages are charged to it. */
 #define HEAPS_CG "dmabuf-heaps"
-static long charged_settled(const char *cg, long was)
-{
-	long now = memcg_heap_bytes(cg);
-
-	for (int i = 0; i < 10 && !memcg_same(was, now); i++) {
-		usleep(100 * 1000);
-		now = memcg_heap_bytes(cg);
-	}
-	return now;
-}
 
 static void common_rows(const char *name)
 {
@@ -216,7 +202,7 @@ static void common_rows(const char *name)
 		heap = open(path, O_RDONLY | O_CLOEXEC);
 	}
 	if (sys) {
-		long charged1 = charged_settled(HEAPS_CG, charged0), live = LONG_MIN;
+		long charged1 = memcg_settle(HEAPS_CG, charged0, 4), live = LONG_MIN;
 
 		/* kmemleak does not see pages: the cgroup's charge does. */
 		result(memcg_same(charged0, charged1),
@@ -466,7 +452,7 @@ static void kill_during_alloc(void)
 	waitpid(pid, &status, 0);
 	/* The pages come back once the child's last fd is closed. */
 	after = memfree_back(before);
-	cg1 = charged_settled(KILLED_CG, cg0);
+	cg1 = memcg_settle(KILLED_CG, cg0, 4);
 	result(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && after > before - 65536,
 	       "system: a task killed during a large ALLOC dies and its memory comes back (within 64 MiB)");
 	result(memcg_same(cg0, cg1),
@@ -512,7 +498,7 @@ static void alloc_beyond_ram(void)
 	result(((WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
 		(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) && after > before - 65536,
 	       "system: ALLOC of twice the RAM fails with ENOMEM or its task is OOM-killed, and the memory comes back (within 64 MiB)");
-	cg1 = charged_settled(KILLED_CG, cg0);
+	cg1 = memcg_settle(KILLED_CG, cg0, 4);
 	result(memcg_same(cg0, cg1),
 	       "system: its cgroup is charged for none of the heap's pages afterwards, within 4 pages (bytes before=%ld after=%ld)",
 	       cg0, cg1);

@@ -358,11 +358,7 @@ int main(int argc, char **argv)
 	 * Pipes, sockets and forks of the run leave a few pages charged
 	 * (2 to 6 seen): within 12 pages, three quarters of a buffer (SIZE),
 	 * so one buffer leaked still fails. */
-	cg1 = memcg_heap_bytes("dmabuf-stress");
-	for (int i = 0; i < 50 && !memcg_within(cg0, cg1, 12); i++) {
-		usleep(100 * 1000);
-		cg1 = memcg_heap_bytes("dmabuf-stress");
-	}
+	cg1 = memcg_settle("dmabuf-stress", cg0, 12);
 	printf("TAP version 13\n");
 	for (int i = 0; i < n; i++) {
 		int ok = ops[i] > 0 && bad[i] == 0 && (i != 14 || rmmod_ok == 0);

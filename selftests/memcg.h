@@ -101,4 +101,21 @@ static inline int memcg_same(long a, long b)
 	return memcg_within(a, b, 4);
 }
 
+/*
+ * The heap bytes of cgroup <name> once what a finished call or run freed
+ * has gone (some frees wait for an RCU grace period or a delayed fput):
+ * read every 100 ms until within n pages of was, for up to 5 s; the last
+ * reading either way.
+ */
+static inline long memcg_settle(const char *name, long was, long n)
+{
+	long now = memcg_heap_bytes(name);
+
+	for (int i = 0; i < 50 && !memcg_within(was, now, n); i++) {
+		usleep(100 * 1000);
+		now = memcg_heap_bytes(name);
+	}
+	return now;
+}
+
 #endif

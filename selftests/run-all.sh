@@ -575,6 +575,8 @@ done
 # nothing), so that its paths run: ALLOC, mmap, vmap and an importer's map
 # through the decrypted forms, and re-encryption at free. It must give the
 # system heap's results, row for row. C cannot run it here.
+# cc_rows KERNEL HEAP: that heap's rows, named alike and without numbers.
+cc_rows() { sed -E 's/^(cc_[a-z]+: (not )?ok) [0-9]+ /\1 /; s/before=[0-9]+ after=[0-9]+/before=N after=N/' "$out/cc-$1.txt" | grep -E "^cc_[a-z]+: [a-z ]*(- )?$2[: ]" | sed -E "s#$2(:| heap)#HEAP\1#g; s#/dma_heap/$2#/dma_heap/HEAP#g" | sort; }
 for k in $ours; do
 	step "$k: the system_cc_shared heap beside the system heap"
 	selftests/vm-run --kernel "$k" --put "$bin/dmabuf_heaps" --put "$bin/dmabuf_kapi" \
@@ -588,10 +590,8 @@ for k in $ours; do
 	else
 		tail -n 30 "$out/cc-$k.log"; tap FAIL "$k/cc_shared: boot (vm-run exit $rc, $(grep -o 'cc-exit.*' "$out/cc-$k.log"))"
 	fi
-	# Each heap's rows, named alike and without their numbers.
-	cc_rows() { sed -E 's/^(cc_[a-z]+: (not )?ok) [0-9]+ /\1 /; s/before=[0-9]+ after=[0-9]+/before=N after=N/' "$out/cc-$k.txt" | grep -E "^cc_[a-z]+: [a-z ]*(- )?$1[: ]" | sed -E "s#$1(:| heap)#HEAP\1#g; s#/dma_heap/$1#/dma_heap/HEAP#g" | sort; }
-	if [ "$(cc_rows system_cc_shared | wc -l)" -gt 40 ] && diff <(cc_rows system) <(cc_rows system_cc_shared) >"$out/diff-cc-$k.txt"; then
-		tap OK "differential: system_cc_shared gives the system heap's $(cc_rows system | wc -l) results on $k"
+	if [ "$(cc_rows "$k" system_cc_shared | wc -l)" -gt 40 ] && diff <(cc_rows "$k" system) <(cc_rows "$k" system_cc_shared) >"$out/diff-cc-$k.txt"; then
+		tap OK "differential: system_cc_shared gives the system heap's $(cc_rows "$k" system | wc -l) results on $k"
 	else
 		cat "$out/diff-cc-$k.txt"; tap FAIL "differential: system_cc_shared differs from the system heap on $k"
 	fi
