@@ -201,6 +201,21 @@ static void hold_suite(int dev)
 	result(file_has(bufinfo, "04194304\t"), "vc-sm-cma importer: the held buffer outlives its last fd (bufinfo)");
 	sum = ioctl(dev, DMABUF_TEST_HELD_SUM, slot);
 	result(sum == (long)size * 0x5a, "vc-sm-cma importer: reads the data written before the fd was closed");
+	{
+		/* The importer maps the held buffer for its users with
+		 * dma_buf_mmap(): the VMA must lie inside the buffer. */
+		unsigned char *q = mmap(NULL, size + 4096, PROT_READ, MAP_SHARED, dev, slot * 4096);
+
+		result(q == MAP_FAILED && errno == EINVAL,
+		       "dma_buf_mmap of one page more than the buffer fails with EINVAL");
+		if (q != MAP_FAILED)
+			munmap(q, size + 4096);
+		q = mmap(NULL, size, PROT_READ, MAP_SHARED, dev, slot * 4096);
+		result(q != MAP_FAILED && q[0] == 0x5a && q[size - 1] == 0x5a,
+		       "dma_buf_mmap of the whole buffer maps it to its last byte");
+		if (q != MAP_FAILED)
+			munmap(q, size);
+	}
 	result(ioctl(dev, DMABUF_TEST_UNHOLD, slot) == 0, "vc-sm-cma importer: lets go");
 	result(!file_has(bufinfo, "04194304\t"), "vc-sm-cma importer: the buffer is freed when the importer lets go");
 

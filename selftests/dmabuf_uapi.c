@@ -387,8 +387,24 @@ int main(void)
 		close(ex.fd);
 		close(f.fence);
 
-		/* A pending poll callback must keep the file alive. */
+		/* Only a reader's fence pending: POLLIN waits for writers
+		 * only, POLLOUT for every fence. */
 		f.value = 2;
+		result(ioctl(sw, SW_SYNC_IOC_CREATE_FENCE, &f) == 0, "sw_sync fence for a reader created");
+		fd2 = new_buf(1);
+		im.flags = DMA_BUF_SYNC_READ;
+		im.fd = f.fence;
+		expect(ioctl(fd2, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &im), 0, "IMPORT_SYNC_FILE READ of an unsignalled fence");
+		result(poll_now(fd2, POLLIN) == POLLIN, "poll IN with only a reader's fence pending: ready");
+		result(poll_now(fd2, POLLOUT) == 0, "poll OUT with a reader's fence pending: busy");
+		result(ioctl(sw, SW_SYNC_IOC_INC, &one) == 0, "signal the reader's fence");
+		result(poll_now(fd2, POLLOUT) == POLLOUT, "poll OUT: ready once the reader's fence signalled");
+		close(fd2);
+		close(f.fence);
+		im.flags = DMA_BUF_SYNC_WRITE;
+
+		/* A pending poll callback must keep the file alive. */
+		f.value = 3;
 		ioctl(sw, SW_SYNC_IOC_CREATE_FENCE, &f);
 		fd2 = new_buf(1);
 		im.fd = f.fence;
@@ -421,7 +437,7 @@ int main(void)
 			for (unsigned int i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 				int w = -1;
 
-				f.value = 3 + i;
+				f.value = 4 + i;
 				fd2 = new_buf(1);
 				if (fd2 >= 0 && ioctl(sw, SW_SYNC_IOC_CREATE_FENCE, &f) == 0) {
 					im.flags = rows[i].fence;
@@ -437,7 +453,7 @@ int main(void)
 			}
 			/* The same classes for exported sync files: a write one
 			 * carries every fence, a read one the writers' only. */
-			f.value = 3 + sizeof(rows) / sizeof(rows[0]);
+			f.value = 4 + sizeof(rows) / sizeof(rows[0]);
 			fd2 = new_buf(1);
 			if (fd2 >= 0 && ioctl(sw, SW_SYNC_IOC_CREATE_FENCE, &f) == 0) {
 				int wr = -1, rd = -1;
