@@ -20,6 +20,7 @@ pub(crate) mod cpu_access;
 pub(crate) mod exporter;
 pub(crate) mod exporter_ops;
 pub(crate) mod importer;
+pub(crate) mod ledger;
 pub(crate) mod locked;
 pub(crate) mod mmap;
 pub(crate) mod poll;

@@ -69,9 +69,12 @@ struct Core {
 
 impl Core {
     fn new() -> Result<Self> {
+        sys::ledger::init()?;
         let mount = sys::pseudo_fs::Mount::new::<entry::file::DmaBufFile>()?;
         #[cfg(CONFIG_DEBUG_FS)]
         let debugfs = sys::debugfs::Dir::new::<entry::debugfs::BufInfo>(c"dma_buf", c"bufinfo");
+        #[cfg(CONFIG_DEBUG_FS)]
+        debugfs.add::<entry::owners::Owners>(c"owners");
         Ok(Core {
             #[cfg(CONFIG_DMABUF_HEAPS)]
             _heaps: heaps::Heaps::register()?,

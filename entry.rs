@@ -14,3 +14,5 @@ pub(crate) mod debugfs;
 pub(crate) mod exports;
 pub(crate) mod file;
 pub(crate) mod ioctl;
+#[cfg(CONFIG_DEBUG_FS)]
+pub(crate) mod owners;

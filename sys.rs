@@ -27,6 +27,7 @@ pub(crate) mod fence;
 pub(crate) mod heap;
 pub(crate) mod iosys_map;
 pub(crate) mod kmem;
+pub(crate) mod ledger;
 pub(crate) mod module_ref;
 pub(crate) mod pages;
 pub(crate) mod poll_slot;
@@ -83,6 +84,11 @@ mod glue {
     #[allow(improper_ctypes)]
     extern "C" {
         pub(crate) fn dmabuf_rs_fence_put(fence: *mut bindings::dma_fence);
+        pub(crate) static dmabuf_rs_debug_misuse: bool;
+        pub(crate) fn dmabuf_rs_ledger_init() -> c_int;
+        pub(crate) fn dmabuf_rs_stack_save() -> u32;
+        pub(crate) fn dmabuf_rs_stack_print(handle: u32);
+        pub(crate) fn dmabuf_rs_current_owner(o: *mut super::ledger::Owner);
         pub(crate) fn dmabuf_rs_fence_get(
             fence: *mut bindings::dma_fence,
         ) -> *mut bindings::dma_fence;

@@ -35,6 +35,7 @@ impl DmaBuf {
         let new = unsafe { Attachment::alloc(self, dev, ops, importer_priv)? };
         self.exporter_attach(new.get())?;
         let a = new.publish();
+        a.ledger_attached();
         self.lock().link(a);
         self.trace_attach(a);
         Ok(a)
@@ -47,6 +48,7 @@ impl DmaBuf {
     /// `a` must be an unmapped attachment of this buffer, not used
     /// afterwards.
     pub(crate) unsafe fn detach(&self, a: &Attachment) {
+        a.ledger_detaching();
         self.lock().unlink(a);
         self.exporter_detach(a);
         self.trace_detach(a);
@@ -78,13 +80,16 @@ impl LockedDmaBuf<'_> {
     /// `dma_buf_pin`: pins the buffer for a dynamic importer.
     pub(crate) fn pin(&self, a: &Attachment) -> Result {
         kernel::warn_on!(!a.is_dynamic());
-        self.exporter_pin(a)
+        self.exporter_pin(a)?;
+        a.ledger_pinned(true);
+        Ok(())
     }
 
     /// `dma_buf_unpin`.
     pub(crate) fn unpin(&self, a: &Attachment) {
         kernel::warn_on!(!a.is_dynamic());
         self.exporter_unpin(a);
+        a.ledger_pinned(false);
     }
 
     /// `dma_buf_map_attachment`: the table of the buffer for `a`'s device.
@@ -122,12 +127,14 @@ impl LockedDmaBuf<'_> {
             Ok(()) => Ok(table),
             Err(e) => Err((e, table)),
         };
-        handed.map_err(|(e, table)| {
+        let handed = handed.map_err(|(e, table)| {
             // SAFETY: `table` came from the exporter for `a`.
             unsafe { self.exporter_unmap(a, table, dir) };
             undo_pin();
             e
-        })
+        })?;
+        a.ledger_mapped(dir);
+        Ok(handed)
     }
 
     /// `dma_buf_unmap_attachment`.
@@ -142,6 +149,7 @@ impl LockedDmaBuf<'_> {
         } else {
             table
         };
+        a.ledger_unmapped(dir);
         // SAFETY: The exporter's table for `a`.
         unsafe { self.exporter_unmap(a, table, dir) };
         if self.pins_on_map(a) {

@@ -45,6 +45,7 @@ impl DmaBuf {
         let exporter = info.pin_owner()?;
         let new = alloc(&info, exporter, ModuleRef::this_module())?;
         let buf = pseudo_fs::new_file(new, info.flags)?;
+        buf.ledger_published(pseudo_fs::ino(DmaBuf::file_of(&buf)));
         buf_list::publish(&buf);
         buf.trace_export();
         Ok(buf)
@@ -81,6 +82,7 @@ impl DmaBuf {
 
     /// The last file reference is gone: leave the list.
     pub(crate) fn file_released(buf: &DyingDmaBuf) {
+        buf.ledger_file_released();
         // SAFETY: Called once, from the file release; unpublishing takes no
         // reference.
         unsafe { buf_list::unpublish(buf.buf()) };
@@ -99,6 +101,7 @@ impl DmaBuf {
         // An armed poll callback holds a file reference, so none can be
         // armed here.
         kernel::warn_on!(this.poll_armed_at_release());
+        this.ledger_release(this.vmap_count_at_release());
         // A vmap holds no reference: an importer that dropped its last one
         // while still mapped has a bug (C stops with `BUG_ON`). Warn, and
         // give the mapping back to the exporter before its `release`, so

@@ -4,7 +4,8 @@
 //! Begin calls the exporter (cache maintenance), then waits for the fences
 //! that conflict with the access: a write waits for every fence, a read
 //! only for writers. Both run without the reservation lock, and tell
-//! lockdep they may take it.
+//! lockdep they may take it. Kernel importers' brackets are counted by
+//! the ledger; userspace's (`DMA_BUF_IOCTL_SYNC`) are not.
 
 use crate::sys::dma_buf::DmaBuf;
 use crate::sys::resv::Usage;
@@ -30,5 +31,19 @@ impl DmaBuf {
     pub(crate) fn end_cpu_access(&self, dir: DataDirection) -> Result {
         self.might_lock();
         self.exporter_end_cpu_access(dir)
+    }
+
+    /// [`DmaBuf::begin_cpu_access`] for a kernel importer: a bracket the
+    /// ledger counts (`ledger.rs`) until its end.
+    pub(crate) fn begin_kernel_cpu_access(&self, dir: DataDirection) -> Result {
+        self.begin_cpu_access(dir)?;
+        self.ledger_begin(dir);
+        Ok(())
+    }
+
+    /// [`DmaBuf::end_cpu_access`] for a kernel importer.
+    pub(crate) fn end_kernel_cpu_access(&self, dir: DataDirection) -> Result {
+        self.ledger_end(dir);
+        self.end_cpu_access(dir)
     }
 }

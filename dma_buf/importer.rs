@@ -44,7 +44,7 @@ impl DmaBuf {
     /// Starts CPU access in `dir` (exporter cache maintenance plus the
     /// implicit fence wait); the returned bracket ends it on drop.
     pub(crate) fn begin_cpu_access_guard(&self, dir: DataDirection) -> Result<CpuAccess<'_>> {
-        self.begin_cpu_access(dir)?;
+        self.begin_kernel_cpu_access(dir)?;
         Ok(CpuAccess { buf: self, dir })
     }
 
@@ -163,7 +163,7 @@ impl Drop for CpuAccess<'_> {
     fn drop(&mut self) {
         // An exporter error at the end of a bracket cannot be returned from
         // a drop; it is reported.
-        if let Err(e) = self.buf.end_cpu_access(self.dir) {
+        if let Err(e) = self.buf.end_kernel_cpu_access(self.dir) {
             pr_warn!("end_cpu_access failed: {:?}\n", e);
         }
     }
@@ -492,6 +492,36 @@ mod tests {
         assert_eq!(ENDS.load(Ordering::SeqCst), 1);
         let _again = buf.begin_cpu_access_guard(DataDirection::ToDevice)?;
         assert_eq!(BEGINS.load(Ordering::SeqCst), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn ledger_counts_mappings_and_brackets() -> Result {
+        reset();
+        let dev = faux::Registration::new(c"dmabuf-kunit-o", None)?;
+        let buf = new_buffer(1)?;
+        assert!(buf.ledger().owner.when_ns() > 0);
+        let maps = |buf: &DmaBuf| {
+            let mut n = [9u32; 4];
+            buf.lock()
+                .for_each_attachment(|a| n = a.ledger().maps.get());
+            n
+        };
+        let a = buf.attach_guard(faux_device(&dev))?;
+        assert_eq!(maps(&buf), [0; 4]);
+        {
+            let _m = a.map(DataDirection::ToDevice)?;
+            let _n = a.map(DataDirection::FromDevice)?;
+            assert_eq!(maps(&buf), [0, 1, 1, 0]);
+            let _c = buf.begin_cpu_access_guard(DataDirection::FromDevice)?;
+            assert_eq!(buf.ledger().cpu.get(), [0, 0, 1, 0]);
+        }
+        assert_eq!(maps(&buf), [0; 4]);
+        assert_eq!(buf.ledger().cpu.get(), [0; 4]);
+        // A userspace-style bracket (the SYNC ioctl's) is not counted.
+        buf.begin_cpu_access(DataDirection::ToDevice)?;
+        assert_eq!(buf.ledger().cpu.get(), [0; 4]);
+        buf.end_cpu_access(DataDirection::ToDevice)?;
         Ok(())
     }
 

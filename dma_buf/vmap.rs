@@ -25,11 +25,13 @@ impl LockedDmaBuf<'_> {
             kernel::warn_on!(cached.is_null());
             let count = count.checked_add(1).ok_or(EOVERFLOW)?;
             self.buf().set_vmap_state(self.held(), count, cached);
+            self.buf().ledger_vmap();
             return Ok(cached);
         }
         kernel::warn_on!(!cached.is_null());
         let map = self.exporter_vmap()?;
         self.buf().set_vmap_state(self.held(), 1, map);
+        self.buf().ledger_vmap();
         Ok(map)
     }
 

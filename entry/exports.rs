@@ -436,7 +436,7 @@ unsafe extern "C" fn dma_buf_invalidate_mappings(dmabuf: *mut DmaBuf) {
 unsafe extern "C" fn dma_buf_begin_cpu_access(dmabuf: *mut DmaBuf, dir: CDirection) -> c_int {
     // SAFETY: NULL or live by the C contract.
     match (unsafe { buf(dmabuf) }, direction(dir)) {
-        (Some(b), Some(dir)) => errno(b.begin_cpu_access(dir)),
+        (Some(b), Some(dir)) => errno(b.begin_kernel_cpu_access(dir)),
         _ => EINVAL.to_errno(),
     }
 }
@@ -450,7 +450,7 @@ unsafe extern "C" fn dma_buf_begin_cpu_access(dmabuf: *mut DmaBuf, dir: CDirecti
 unsafe extern "C" fn dma_buf_end_cpu_access(dmabuf: *mut DmaBuf, dir: CDirection) -> c_int {
     // SAFETY: NULL or live by the C contract.
     match (unsafe { buf(dmabuf) }, direction(dir)) {
-        (Some(b), Some(dir)) => errno(b.end_cpu_access(dir)),
+        (Some(b), Some(dir)) => errno(b.end_kernel_cpu_access(dir)),
         _ => EINVAL.to_errno(),
     }
 }

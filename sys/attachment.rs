@@ -6,6 +6,7 @@
 use super::dma_buf::DmaBuf;
 use super::glue;
 use super::kmem;
+use super::ledger::AttachLedger;
 use super::resv::ResvHeld;
 use core::ptr::{addr_of_mut, NonNull};
 use kernel::bindings;
@@ -21,7 +22,8 @@ pub(crate) struct AttachOps(bindings::dma_buf_attach_ops);
 ///
 /// # Invariants
 ///
-/// The attachment was made by [`Attachment::alloc`] and is not yet freed;
+/// The attachment was made by [`Attachment::alloc`] and is not yet freed
+/// (so it is the `attach` member of an [`AttachAlloc`]);
 /// `dmabuf`, `dev`, `importer_ops` and `importer_priv` are constant, `dev`
 /// outlives the attachment (the importer's promise, as in C: no reference
 /// is taken), and `importer_ops` is NULL or outlives it.
@@ -33,6 +35,14 @@ pub(crate) struct Attachment(Opaque<bindings::dma_buf_attachment>);
 unsafe impl Send for Attachment {}
 // SAFETY: As above.
 unsafe impl Sync for Attachment {}
+
+/// The memory of an attachment: the C object, then the ledger's record of
+/// it, which only this crate reads.
+#[repr(C)]
+struct AttachAlloc {
+    attach: bindings::dma_buf_attachment,
+    ledger: AttachLedger,
+}
 
 /// A new attachment that is not linked to its buffer yet; freed on drop.
 pub(crate) struct NewAttachment(NonNull<Attachment>);
@@ -89,8 +99,11 @@ impl Attachment {
         importer_ops: *const AttachOps,
         importer_priv: *mut core::ffi::c_void,
     ) -> Result<NewAttachment> {
-        // SAFETY: An all-zero attachment is valid plain data.
-        let a = unsafe { kmem::kzalloc::<bindings::dma_buf_attachment>()? }.as_ptr();
+        // SAFETY: An all-zero attachment is valid plain data, and an
+        // all-zero ledger record is its empty state.
+        let alloc = unsafe { kmem::kzalloc::<AttachAlloc>()? }.as_ptr();
+        // SAFETY: A field of the new allocation.
+        let a = unsafe { addr_of_mut!((*alloc).attach) };
         // SAFETY: The attachment is new and ours. `Device` wraps a
         // `struct device` transparently.
         unsafe {
@@ -116,8 +129,22 @@ impl Attachment {
     /// `ptr` must come from [`Attachment::alloc`], be unlinked, and nothing
     /// may use it afterwards.
     pub(crate) unsafe fn free(ptr: *mut bindings::dma_buf_attachment) {
-        // SAFETY: By the safety requirements: from `kzalloc` in `alloc`.
-        unsafe { kmem::kfree(NonNull::new_unchecked(ptr)) };
+        // SAFETY: By the safety requirements: the first member of an
+        // `AttachAlloc` from `kzalloc` in `alloc` (no field needs a drop).
+        unsafe { kmem::kfree(NonNull::new_unchecked(ptr.cast::<AttachAlloc>())) };
+    }
+
+    /// The ledger's record of this attachment.
+    pub(crate) fn ledger(&self) -> &AttachLedger {
+        // SAFETY: The `attach` member of an `AttachAlloc` (type invariant),
+        // at its start (`repr(C)`); the record is only used through atomics.
+        unsafe { &(*self.as_raw().cast::<AttachAlloc>()).ledger }
+    }
+
+    /// Whether the importer handles peer-to-peer memory (`peer2peer`).
+    pub(crate) fn is_peer2peer(&self) -> bool {
+        // SAFETY: Constant by the type invariant.
+        unsafe { (*self.as_raw()).peer2peer }
     }
 
     /// The buffer.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! A debugfs directory with one read-only `seq_file` (`single_open`).
+//! A debugfs directory of read-only `seq_file`s (`single_open`).
 //!
 //! C headers: [`include/linux/debugfs.h`](srctree/include/linux/debugfs.h),
 //! [`include/linux/seq_file.h`](srctree/include/linux/seq_file.h)
@@ -19,7 +19,7 @@ pub(crate) trait Show: 'static {
     fn show(m: &SeqFile) -> Result;
 }
 
-/// A debugfs directory holding one file; removed on drop.
+/// A debugfs directory and its files; removed on drop.
 ///
 /// # Invariants
 ///
@@ -74,6 +74,16 @@ impl Dir {
     pub(crate) fn new<T: Show>(dir: &'static CStr, file: &'static CStr) -> Self {
         // SAFETY: A static name.
         let d = unsafe { bindings::debugfs_create_dir(dir.as_char_ptr(), core::ptr::null_mut()) };
+        // INVARIANT: Any value `debugfs_create_dir` returns may be removed.
+        let dir = Dir { dir: d };
+        dir.add::<T>(file);
+        dir
+    }
+
+    /// Adds `<file>` showing `T` to the directory (a failure only loses
+    /// the file).
+    pub(crate) fn add<T: Show>(&self, file: &'static CStr) {
+        let d = self.dir;
         if !d.is_null() && super::check_ptr(d).is_ok() {
             // SAFETY: A valid directory; the table and name are static.
             unsafe {
@@ -87,8 +97,6 @@ impl Dir {
                 )
             };
         }
-        // INVARIANT: Any value `debugfs_create_dir` returns may be removed.
-        Dir { dir: d }
     }
 }
 

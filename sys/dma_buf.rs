@@ -14,6 +14,7 @@
 use super::glue;
 use super::iosys_map::IosysMap;
 use super::kmem;
+use super::ledger::BufLedger;
 use super::module_ref::ModuleRef;
 use super::resv::{Resv, ResvHeld};
 use core::ptr::{addr_of, addr_of_mut, NonNull};
@@ -92,13 +93,16 @@ unsafe impl Sync for DmaBuf {}
 ///
 /// Fields drop in declaration order when the buffer is freed: the C object
 /// and the embedded reservation object (torn down explicitly before, in
-/// [`DmaBuf::free`]), then the exporter module's reference, and last the
+/// [`DmaBuf::free`]), the ledger's record (plain data), then the exporter
+/// module's reference, and last the
 /// reference on this module, whose code the buffer's file and dentry
 /// operations are.
 #[repr(C)]
 pub(super) struct Allocation {
     pub(super) buf: DmaBuf,
     pub(super) resv: Opaque<bindings::dma_resv>,
+    /// The ownership ledger's record (`sys/ledger.rs`).
+    pub(super) ledger: BufLedger,
     pub(super) exporter: ModuleRef,
     pub(super) core: ModuleRef,
 }
@@ -290,6 +294,13 @@ impl DmaBuf {
             core::ptr::drop_in_place(alloc);
             kmem::kfree(NonNull::new_unchecked(alloc));
         }
+    }
+
+    /// The ownership ledger's record of the buffer.
+    pub(crate) fn ledger(&self) -> &BufLedger {
+        // SAFETY: The `buf` member of an `Allocation` (type invariant); the
+        // owner is constant once published, the rest is atomics.
+        unsafe { &(*self.as_raw().cast::<Allocation>()).ledger }
     }
 
     /// The size in bytes.

@@ -8,6 +8,7 @@ use super::dma_buf::{Allocation, NewDmaBuf};
 use super::dma_buf_ops::DmaBufOps;
 use super::glue;
 use super::kmem;
+use super::ledger::Owner;
 use super::module_ref::ModuleRef;
 use super::resv::Resv;
 use core::ptr::{addr_of_mut, NonNull};
@@ -111,6 +112,7 @@ impl ExportInfo {
         unsafe {
             addr_of_mut!((*alloc).exporter).write(exporter);
             addr_of_mut!((*alloc).core).write(core);
+            addr_of_mut!((*alloc).ledger.owner).write(Owner::current());
         }
         // SAFETY: By the safety requirements, `alloc` is a valid, zeroed
         // allocation only we know of; the fields are set before anything

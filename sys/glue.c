@@ -7,6 +7,7 @@
  */
 
 #include <linux/cc_platform.h>
+#include <linux/cgroup.h>
 #include <linux/cma.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-fence.h>
@@ -22,7 +23,10 @@
 #include <linux/moduleparam.h>
 #include <linux/poll.h>
 #include <linux/pseudo_fs.h>
+#include <linux/sched.h>
 #include <linux/sched/signal.h>
+#include <linux/stackdepot.h>
+#include <linux/stacktrace.h>
 #include <linux/set_memory.h>
 #include <linux/sync_file.h>
 #include <linux/vmalloc.h>
@@ -96,6 +100,71 @@ MODULE_PARM_DESC(cc_shared_heap_unencrypted,
 		 "Register system_cc_shared without memory encryption (testing; default=false).");
 #endif
 #endif
+
+/*
+ * The misuse detector of the ownership ledger (dma_buf/ledger.rs):
+ * dma_buf.debug_misuse built in, dmabuf_rs.debug_misuse as a module. Read
+ * at boot or load only: the stacks it saves need stackdepot, which is
+ * initialized then (dmabuf_rs_ledger_init).
+ */
+#ifndef MODULE
+#undef MODULE_PARAM_PREFIX
+#define MODULE_PARAM_PREFIX "dma_buf."
+#endif
+bool __read_mostly dmabuf_rs_debug_misuse;
+module_param_named(debug_misuse, dmabuf_rs_debug_misuse, bool, 0444);
+MODULE_PARM_DESC(debug_misuse,
+		 "Save the stacks of attach, map, vmap and begin_cpu_access and report importers that leave them unbalanced (default=false).");
+
+int dmabuf_rs_ledger_init(void)
+{
+	if (IS_ENABLED(CONFIG_STACKDEPOT) && READ_ONCE(dmabuf_rs_debug_misuse))
+		return stack_depot_init();
+	return 0;
+}
+
+u32 dmabuf_rs_stack_save(void)
+{
+#ifdef CONFIG_STACKDEPOT
+	unsigned long entries[16];
+	unsigned int n;
+
+	/* Skips this function and the ledger's caller of it. */
+	n = stack_trace_save(entries, ARRAY_SIZE(entries), 2);
+	return stack_depot_save(entries, n, GFP_NOWAIT | __GFP_NOWARN);
+#else
+	return 0;
+#endif
+}
+
+void dmabuf_rs_stack_print(u32 handle)
+{
+	if (IS_ENABLED(CONFIG_STACKDEPOT) && handle)
+		stack_depot_print(handle);
+	else
+		pr_warn("  (no stack saved)\n");
+}
+
+/* The Rust mirror is Owner in sys/ledger.rs. */
+struct dmabuf_rs_owner {
+	u64 cgroup;
+	u64 when_ns;
+	s32 tgid;
+	char comm[TASK_COMM_LEN];
+};
+static_assert(sizeof(struct dmabuf_rs_owner) == 40);
+
+void dmabuf_rs_current_owner(struct dmabuf_rs_owner *o)
+{
+	o->tgid = task_tgid_nr(current);
+	get_task_comm(o->comm, current);
+	o->when_ns = ktime_get_boottime_ns();
+#ifdef CONFIG_CGROUPS
+	rcu_read_lock();
+	o->cgroup = cgroup_id(task_dfl_cgroup(current));
+	rcu_read_unlock();
+#endif
+}
 
 /* The Rust mirror of struct dma_fence_unwrap (sys/fence.rs) has this size. */
 static_assert(sizeof(struct dma_fence_unwrap) == 3 * sizeof(void *));

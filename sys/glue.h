@@ -8,7 +8,14 @@
 
 struct cma;
 
+struct dmabuf_rs_owner;
+
 void dmabuf_rs_fence_put(struct dma_fence *fence);
+extern bool dmabuf_rs_debug_misuse;
+int dmabuf_rs_ledger_init(void);
+u32 dmabuf_rs_stack_save(void);
+void dmabuf_rs_stack_print(u32 handle);
+void dmabuf_rs_current_owner(struct dmabuf_rs_owner *o);
 struct dma_fence *dmabuf_rs_fence_get(struct dma_fence *fence);
 void dmabuf_rs_resv_assert_held(struct dma_resv *resv);
 void dmabuf_rs_resv_might_lock(struct dma_resv *resv);
