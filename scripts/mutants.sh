@@ -12,7 +12,7 @@
 #   Source: where the rule is stated (Documentation/ or the C core's line)
 #   Suites: the guest-suite.sh suites that can see it (kunit, dmabuf_uapi,
 #           dmabuf_kapi, dmabuf_heaps, dmabuf_faults, trace, memcg, oom,
-#           upstream_heaps, fuzz, stress)
+#           upstream_heaps, fuzz, stress, c_heap, ledger)
 #   Equivalent: why no test can see it (then it is not run)
 # Results are kept per mutant and source version in $CACHE/mutants/res,
 # so an interrupted run resumes where it stopped. Prints a table and
@@ -34,10 +34,11 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 fi
 O=$CACHE/build-test
 hdr=$O/usr-headers/include
-for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults dmabuf_trace dmabuf_fuzz dmabuf_stress; do
+for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults dmabuf_trace dmabuf_fuzz dmabuf_stress dmabuf_ledger; do
 	gcc -static -O2 -Wall -Werror -Wno-unused-result -pthread -I "$hdr" -o "$out/bin/$t" "selftests/$t.c" ||
 		die "compiling selftests/$t.c failed"
 done
+gcc -static -O2 -Wall -Wextra -Werror -o "$out/bin/dmabuf-top" tools/dmabuf-top.c || die "compiling tools/dmabuf-top.c failed"
 make -s -C "$SRC/tools/testing/selftests/dmabuf-heaps" OUTPUT="$out/bin" KHDR_INCLUDES="-isystem $hdr" >/dev/null 2>&1 ||
 	die "compiling upstream's dmabuf-heaps selftest failed"
 
@@ -59,7 +60,7 @@ run() {
 	for t in "$out"/bin/*; do puts+=(--put "$t"); done
 	# shellcheck disable=SC2086
 	selftests/vm-run --kernel test --timeout 600 \
-		--append "dmabufrs.core=/tmp/dmabuf_rs.ko dma_heap.mem_accounting=1 dmabuf_rs.mem_accounting=1" \
+		--append "dmabufrs.core=/tmp/dmabuf_rs.ko dma_heap.mem_accounting=1 dmabuf_rs.mem_accounting=1 dmabuf_rs.debug_misuse=1" \
 		--put "$ko" --put selftests/guest-suite.sh "${puts[@]}" -- sh /tmp/guest-suite.sh $suites >"$log" 2>&1
 	local rc=$?
 	tr -d '\r' <"$log" | grep -E '^[a-z_]+: ((not )?ok [0-9]+ |data |hash )' |
@@ -77,7 +78,7 @@ field() { sed -n "s/^# $2: //p" "$1" | head -n 1; }
 src_hash=$(git ls-files -co --exclude-standard -- $crate selftests scripts | grep -v '^selftests/mutants/' |
 	while read -r f; do [ -f "$f" ] && sha256sum "$f"; done | sha256sum | cut -c1-16)
 base=$out/baseline-$src_hash
-all_suites="kunit dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults trace memcg oom upstream_heaps fuzz stress c_heap"
+all_suites="kunit dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults trace memcg oom upstream_heaps fuzz stress c_heap ledger"
 if [ ! -s "$base.tap" ]; then
 	step "baseline: the unmutated module, every suite (about 6 minutes)"
 	build "$out/base-src" || die "the unmutated crate does not build; see $out/base-src.build.log"

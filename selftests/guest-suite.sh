@@ -38,6 +38,8 @@ test-builtin | kcfi | distro)
 	check "the Rust core is built in (dmabuf_rs is no module, its glue is in the kernel's symbols)" sh -c "! grep -q '^dmabuf_rs ' /proc/modules && grep -qx '[0-9a-f]* T dmabuf_rs_file_ref_get' /proc/kallsyms"
 	check "dma_buf_export is built in" grep -qx '[0-9a-f]* T dma_buf_export' /proc/kallsyms
 	check "the heap parameter has upstream's name: /sys/module/dma_heap/parameters/mem_accounting" test -e /sys/module/dma_heap/parameters/mem_accounting
+	[ "$kind" = test-builtin ] &&
+		check "the misuse detector's parameter is dma_buf.debug_misuse" test -e /sys/module/dma_buf/parameters/debug_misuse
 	;;
 *)
 	check "dmabuf_rs is loaded" grep -q '^dmabuf_rs ' /proc/modules
@@ -92,6 +94,16 @@ want upstream_heaps && run_tap upstream_heaps upstream_heaps
 # heap that stays, so make check runs it in a boot that unloads nothing).
 case $only in *" stress "*) run_tap stress /tmp/dmabuf_stress 20 ;; esac
 case $only in *" c_heap "*) run_tap c_heap /tmp/dmabuf_kapi c-heap ;; esac
+# And the ownership ledger (a Rust kernel's; with the misuse cases when the
+# detector is on), which make check runs in boots of its own.
+case $only in *" ledger "*)
+	if grep -qx Y /sys/module/dmabuf_rs/parameters/debug_misuse /sys/module/dma_buf/parameters/debug_misuse 2>/dev/null; then
+		DMABUF_TOP=/tmp/dmabuf-top run_tap ledger /tmp/dmabuf_ledger misuse
+	else
+		DMABUF_TOP=/tmp/dmabuf-top run_tap ledger /tmp/dmabuf_ledger
+	fi
+	;;
+esac
 want rmmod && case $kind in
 test | bench)
 	run_tap rmmod /tmp/dmabuf_heaps rmmod

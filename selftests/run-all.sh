@@ -170,13 +170,18 @@ if make -s -C "$SRC/tools/testing/selftests/dmabuf-heaps" OUTPUT="$bin" \
 else
 	cat "$out/upstream-heaps.cc.log"; tap FAIL "compile upstream tools/testing/selftests/dmabuf-heaps"
 fi
-for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults dmabuf_stress dmabuf_vgem dmabuf_v4l2 dmabuf_fuzz dmabuf_trace; do
+for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults dmabuf_stress dmabuf_vgem dmabuf_v4l2 dmabuf_fuzz dmabuf_trace dmabuf_ledger; do
 	if gcc -static -O2 -Wall -Werror -Wno-unused-result -pthread -I "$hdr" -o "$bin/$t" "selftests/$t.c" 2>"$out/$t.cc.log"; then
 		tap OK "compile $t (static)"
 	else
 		cat "$out/$t.cc.log"; tap FAIL "compile $t (static)"
 	fi
 done
+if gcc -static -O2 -Wall -Wextra -Werror -o "$bin/dmabuf-top" tools/dmabuf-top.c 2>"$out/dmabuf-top.cc.log"; then
+	tap OK "compile tools/dmabuf-top (static)"
+else
+	cat "$out/dmabuf-top.cc.log"; tap FAIL "compile tools/dmabuf-top (static)"
+fi
 # Upstream's udmabuf selftest, unmodified; linked statically (LDFLAGS)
 # like the other guest programs.
 if make -s -C "$SRC/tools/testing/selftests/drivers/dma-buf" OUTPUT="$bin" \
@@ -201,6 +206,13 @@ for f in $(grep -rl --include='*.rs' 'kunit_tests(' dmabuf_rs_main.rs sys dma_bu
 		t && /fn [a-z_0-9]+\(/ { match($0, /fn [a-z_0-9]+\(/); print suite ": " substr($0, RSTART + 3, RLENGTH - 4); t = 0 }' "$f"
 done | sort >"$out/kunit-expected.txt"
 
+# The ledger's misuse detector (dma_buf/ledger.rs) is on in the Rust
+# kernels' boots of the suites, the real clients and the stress test: a
+# report there is a splat (selftests/guest-init), so every path those
+# runs take is checked for unbalanced importers. Its name built in is
+# dma_buf.debug_misuse, as a module dmabuf_rs.debug_misuse.
+misuse_param() { case $1 in test) echo dmabuf_rs.debug_misuse=1 ;; test-builtin) echo dma_buf.debug_misuse=1 ;; esac; }
+
 # 2. One boot per kernel runs the bench checks, the userspace suites and
 # the seeded fuzzer. The heap parameter is on in this boot (under
 # upstream's name and under the module's), off in the boot of the export
@@ -208,7 +220,7 @@ done | sort >"$out/kunit-expected.txt"
 for k in $kernels; do
 	step "$k: booting for the bench checks, the userspace suites and the fuzzer"
 	t0=$(date +%s)
-	selftests/vm-run --kernel "$k" --append "dma_heap.mem_accounting=1 dmabuf_rs.mem_accounting=1 initcall_debug" \
+	selftests/vm-run --kernel "$k" --append "dma_heap.mem_accounting=1 dmabuf_rs.mem_accounting=1 initcall_debug $(misuse_param "$k")" \
 		--put selftests/guest-suite.sh --put "$bin/dmabuf_uapi" --put "$bin/dmabuf_trace" --put "$bin/dmabuf_fuzz" \
 		--put "$bin/dmabuf_kapi" --put "$bin/dmabuf_heaps" --put "$bin/dmabuf_faults" --put "$bin/dmabuf-heap" -- sh /tmp/guest-suite.sh >"$out/run-$k.log" 2>&1
 	rc=$?
@@ -321,7 +333,7 @@ for k in $kernels; do
 	step "$k: booting the Debian guest for the real clients"
 	t0=$(date +%s)
 	# shellcheck disable=SC2086
-	selftests/vm-run --kernel "$k" --rootfs debian --mem 4096 --append "hugepages=1024 cma=128M@0-4G" \
+	selftests/vm-run --kernel "$k" --rootfs debian --mem 4096 --append "hugepages=1024 cma=128M@0-4G $(misuse_param "$k")" \
 		--put selftests/guest-clients.sh --put "$bin/udmabuf" --put "$bin/dmabuf_vgem" --put "$bin/dmabuf_v4l2" -- sh /tmp/guest-clients.sh $parts >"$out/clients-$k.log" 2>&1
 	rc=$?
 	echo "# $k real clients: $(($(date +%s) - t0)) s"
@@ -366,7 +378,7 @@ fi
 # guest has 7 minutes: vm-run then prints the tasks' stacks.
 for k in test stock-test; do
 	step "$k: one minute of racing threads"
-	selftests/vm-run --kernel "$k" --timeout 420 --append "dma_heap.mem_accounting=1 dmabuf_rs.mem_accounting=1" --put "$bin/dmabuf_stress" -- \
+	selftests/vm-run --kernel "$k" --timeout 420 --append "dma_heap.mem_accounting=1 dmabuf_rs.mem_accounting=1 $(misuse_param "$k")" --put "$bin/dmabuf_stress" -- \
 		/tmp/dmabuf_stress 60 >"$out/stress-$k.log" 2>&1
 	rc=$?
 	tr -d '\r' <"$out/stress-$k.log" | grep -E '^(not )?ok [0-9]+ - ' >"$out/stress-$k.tap"
@@ -508,7 +520,11 @@ done
 # 5b. An importer bug: the last reference to a vmapped buffer goes. The
 # core must WARN and hand the mapping back to the exporter before its
 # release (C stops with BUG(), so this runs on the Rust kernel only).
-selftests/vm-run --kernel test -- sh -c 'insmod /lib/dmabuf-rs/dmabuf_test_warn_vmap.ko; sleep 1; dmesg | grep dmabuf_test_warn_vmap' >"$out/warn-vmap.log" 2>&1
+# It also leaves an attachment behind (attach=1), and the misuse
+# detector is on: both bugs must be reported, with the stack that made
+# them (the module's init, called from do_init_module; its own frame is an
+# address, as the init text has no symbols once loaded this way).
+selftests/vm-run --kernel test --append "$(misuse_param test)" -- sh -c 'insmod /lib/dmabuf-rs/dmabuf_test_warn_vmap.ko attach=1; sleep 1; dmesg | grep -A8 "dmabuf_test_warn_vmap\|dma-buf misuse"' >"$out/warn-vmap.log" 2>&1
 rc=$?
 if [ $rc = 125 ] && grep -q 'dmabuf_test_warn_vmap: vunmap before release' "$out/warn-vmap.log" &&
 	! grep -q 'KASAN:\|BUG:\|Oops' "$out/warn-vmap.log"; then
@@ -516,6 +532,13 @@ if [ $rc = 125 ] && grep -q 'dmabuf_test_warn_vmap: vunmap before release' "$out
 else
 	tail -n 30 "$out/warn-vmap.log"; tap FAIL "test: releasing a vmapped buffer (rc $rc)"
 fi
+for what in "buffer released while vmapped|the vmap was called" "buffer released with an attachment|the attach was called"; do
+	if grep -A7 "dma-buf misuse: ${what%%|*}: buffer ino [0-9]*, " "$out/warn-vmap.log" | grep -A5 "misuse: ${what#*|} from:" | grep -q ' do_init_module+'; then
+		tap OK "test: the misuse detector reports \"${what%%|*}\" with the module's stack"
+	else
+		tail -n 30 "$out/warn-vmap.log"; tap FAIL "test: the misuse detector reports \"${what%%|*}\""
+	fi
+done
 
 # 6. dma_buf_export with bad export info: WARN (as upstream) and EINVAL;
 # a heap registered from C serving ALLOC (it stays registered, so it runs
@@ -526,8 +549,9 @@ fi
 # OOM-killed and leaves a working kernel.
 step "dma_buf_export error paths, a failing vmap, memcg without mem_accounting and a C heap, on every kernel"
 for k in $kernels; do
-	selftests/vm-run --kernel "$k" --mem 768 --put "$bin/dmabuf_kapi" --put "$bin/dmabuf_heaps" -- \
-		sh -c '/tmp/dmabuf_heaps memcg | sed "s/^/memcg_off: /"; /tmp/dmabuf_kapi export-errors; /tmp/dmabuf_kapi c-heap | sed "s/^/c_heap: /"' >"$out/experr-$k.log" 2>&1
+	selftests/vm-run --kernel "$k" --mem 768 --put "$bin/dmabuf_kapi" --put "$bin/dmabuf_heaps" --put "$bin/dmabuf_ledger" -- \
+		sh -c '/tmp/dmabuf_heaps memcg | sed "s/^/memcg_off: /"; /tmp/dmabuf_kapi export-errors; /tmp/dmabuf_kapi c-heap | sed "s/^/c_heap: /"
+			/tmp/dmabuf_ledger | sed "s/^/ledger_off: /"; echo "ledger_off-exit $?"' >"$out/experr-$k.log" 2>&1
 	rc=$?
 	for s in memcg_off c_heap; do
 		tr -d '\r' <"$out/experr-$k.log" | grep -E "^$s: ((not )?ok [0-9]+ |data )" >"$out/$s-$k.txt"
@@ -567,6 +591,45 @@ done
 for k in $ours; do
 	differ memcg_off "$k" memcg_off
 	differ c_heap "$k" c_heap
+done
+
+# The ownership ledger (issue 20; selftests/dmabuf_ledger.c, not in the C
+# core): with the detector off (the export-error boot above, where a
+# report would be a splat) and on (below: each importer bug of the test
+# module reported once, with its device and stacks, inside the test's
+# expected-misuse window). Each run's plan must match its results.
+# ledger_tap KERNEL SUITE LOG: relays SUITE's lines of LOG, checks the plan.
+ledger_tap() {
+	tr -d '\r' <"$3" | grep -E "^$2: ((not )?ok [0-9]+ )" >"$out/$2-$1.txt"
+	relay "$1" "$out/$2-$1.txt"
+	local plan got
+	plan=$(tr -d '\r' <"$3" | sed -n "s/^$2: 1\.\.\([0-9]*\)$/\1/p")
+	got=$(wc -l <"$out/$2-$1.txt")
+	if [ -n "$plan" ] && [ "$plan" = "$got" ] && [ "$got" -gt 20 ]; then
+		tap OK "$1/$2: the plan (1..$plan) matches the results"
+	else
+		tail -n 20 "$3"; tap FAIL "$1/$2: plan ${plan:-missing}, $got results"
+	fi
+}
+for k in $ours; do
+	ledger_tap "$k" ledger_off "$out/experr-$k.log"
+done
+if grep -q '^ledger_off: 1\.\.0 # SKIP no /sys/kernel/debug/dma_buf/owners' "$out/experr-stock-test.log"; then
+	tap OK "stock-test: no owners file (the C core has no ledger): dmabuf_ledger skips"
+else
+	grep '^ledger_off' "$out/experr-stock-test.log" | head; tap FAIL "stock-test: dmabuf_ledger should skip (no owners file)"
+fi
+for k in $ours; do
+	step "$k: the ownership ledger with the misuse detector on"
+	selftests/vm-run --kernel "$k" --append "$(misuse_param "$k")" --put "$bin/dmabuf_ledger" --put "$bin/dmabuf-top" -- \
+		sh -c 'DMABUF_TOP=/tmp/dmabuf-top /tmp/dmabuf_ledger misuse | sed "s/^/ledger: /"' >"$out/ledger-$k.log" 2>&1
+	rc=$?
+	ledger_tap "$k" ledger "$out/ledger-$k.log"
+	if [ $rc = 0 ]; then
+		tap OK "$k/ledger: the boot is clean (no misuse reported outside the test's window)"
+	else
+		tail -n 30 "$out/ledger-$k.log"; tap FAIL "$k/ledger: boot (vm-run exit $rc)"
+	fi
 done
 
 # The system_cc_shared heap (issue 19, item 8). Upstream registers it only

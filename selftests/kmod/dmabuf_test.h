@@ -59,4 +59,23 @@ struct dmabuf_test_import {
  * importer bug); the table's entry count. */
 #define DMABUF_TEST_DETACH_MAPPED	_IO('T', 12)
 
+/*
+ * Importer bugs on purpose, for the ledger's misuse detector (arg: struct
+ * dmabuf_test_misuse). END_WITHOUT_BEGIN ends a CPU access it never
+ * began; BEGIN_NOT_ENDED begins one and drops its reference without
+ * ending it; PUT_WHILE_MAPPED attaches, maps, and drops its reference
+ * keeping the mapping (one at a time), which CLEANUP then unmaps and
+ * detaches (userspace keeps the buffer alive in between, e.g. with an
+ * O_PATH open of /proc/self/fd/N, and closes its fd first).
+ */
+struct dmabuf_test_misuse {
+	__s32 fd;
+	__u32 kind;
+};
+#define DMABUF_TEST_MISUSE_END_WITHOUT_BEGIN	0
+#define DMABUF_TEST_MISUSE_BEGIN_NOT_ENDED	1
+#define DMABUF_TEST_MISUSE_PUT_WHILE_MAPPED	2
+#define DMABUF_TEST_MISUSE_CLEANUP		3
+#define DMABUF_TEST_MISUSE		_IOW('T', 13, struct dmabuf_test_misuse)
+
 #endif

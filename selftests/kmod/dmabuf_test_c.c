@@ -427,6 +427,68 @@ put:
 	return ret;
 }
 
+static struct {
+	struct dma_buf *buf;
+	struct dma_buf_attachment *attach;
+	struct sg_table *sgt;
+} put_while_mapped;
+static DEFINE_MUTEX(misuse_lock);
+
+static long do_misuse(const struct dmabuf_test_misuse *m)
+{
+	struct dma_buf_attachment *a;
+	struct dma_buf *buf;
+	struct sg_table *sgt;
+	long ret = 0;
+
+	guard(mutex)(&misuse_lock);
+	if (m->kind == DMABUF_TEST_MISUSE_CLEANUP) {
+		if (!put_while_mapped.buf)
+			return -ENOENT;
+		dma_buf_unmap_attachment_unlocked(put_while_mapped.attach, put_while_mapped.sgt,
+						  DMA_TO_DEVICE);
+		dma_buf_detach(put_while_mapped.buf, put_while_mapped.attach);
+		put_while_mapped.buf = NULL;
+		return 0;
+	}
+	buf = dma_buf_get(m->fd);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	switch (m->kind) {
+	case DMABUF_TEST_MISUSE_END_WITHOUT_BEGIN:
+		ret = dma_buf_end_cpu_access(buf, DMA_FROM_DEVICE);
+		break;
+	case DMABUF_TEST_MISUSE_BEGIN_NOT_ENDED:
+		ret = dma_buf_begin_cpu_access(buf, DMA_TO_DEVICE);
+		break;
+	case DMABUF_TEST_MISUSE_PUT_WHILE_MAPPED:
+		if (put_while_mapped.buf) {
+			ret = -EBUSY;
+			break;
+		}
+		a = dma_buf_attach(buf, test_misc.this_device);
+		if (IS_ERR(a)) {
+			ret = PTR_ERR(a);
+			break;
+		}
+		sgt = dma_buf_map_attachment_unlocked(a, DMA_TO_DEVICE);
+		if (IS_ERR(sgt)) {
+			dma_buf_detach(buf, a);
+			ret = PTR_ERR(sgt);
+			break;
+		}
+		/* Kept without a reference: the bug. */
+		put_while_mapped.buf = buf;
+		put_while_mapped.attach = a;
+		put_while_mapped.sgt = sgt;
+		break;
+	default:
+		ret = -EINVAL;
+	}
+	dma_buf_put(buf);
+	return ret;
+}
+
 static long do_heap_add(void)
 {
 	static DEFINE_MUTEX(lock);
@@ -772,6 +834,13 @@ static long test_ioctl(struct file *f, unsigned int cmd, unsigned long uarg)
 		return do_heap_add();
 	case DMABUF_TEST_DETACH_MAPPED:
 		return do_detach_mapped((int)uarg);
+	case DMABUF_TEST_MISUSE: {
+		struct dmabuf_test_misuse arg;
+
+		if (copy_from_user(&arg, up, sizeof(arg)))
+			return -EFAULT;
+		return do_misuse(&arg);
+	}
 	}
 	return -ENOTTY;
 }

@@ -6,7 +6,12 @@
  * The exporter here logs the order it saw; run it on the Rust kernel only:
  *   insmod dmabuf_test_warn_vmap.ko   (vm-run then exits 125: the WARN)
  * and look for "dmabuf_test_warn_vmap: vunmap before release".
+ * With attach=1 it also attaches a device and never detaches (the core
+ * warns at the release as well, and the attachment leaks, as in C); with
+ * the core's debug_misuse parameter on, each bug is also reported with the
+ * stack that made it.
  */
+#include <linux/device/faux.h>
 #include <linux/dma-buf.h>
 #include <linux/iosys-map.h>
 #include <linux/module.h>
@@ -64,6 +69,10 @@ static const struct dma_buf_ops leak_ops = {
 	.release = leak_release,
 };
 
+static bool attach;
+module_param(attach, bool, 0444);
+MODULE_PARM_DESC(attach, "also leave an attachment behind");
+
 static int __init leak_init(void)
 {
 	DEFINE_DMA_BUF_EXPORT_INFO(info);
@@ -92,6 +101,14 @@ static int __init leak_init(void)
 	}
 	ret = dma_buf_vmap_unlocked(buf, &map);
 	pr_info("dmabuf_test_warn_vmap: vmap %d\n", ret);
+	if (attach) {
+		/* Never destroyed: the leaked attachment points to it. */
+		struct faux_device *fdev = faux_device_create("dmabuf_test_warn_vmap", NULL, NULL);
+		struct dma_buf_attachment *a;
+
+		a = fdev ? dma_buf_attach(buf, &fdev->dev) : ERR_PTR(-ENOMEM);
+		pr_info("dmabuf_test_warn_vmap: attach %d\n", PTR_ERR_OR_ZERO(a));
+	}
 	/* The bug: the last reference goes while the buffer is vmapped. */
 	dma_buf_put(buf);
 	return 0;
