@@ -38,7 +38,8 @@ for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults dmabuf_trace dmabuf_
 	gcc -static -O2 -Wall -Werror -Wno-unused-result -pthread -I "$hdr" -o "$out/bin/$t" "selftests/$t.c" ||
 		die "compiling selftests/$t.c failed"
 done
-gcc -static -O2 -Wall -Wextra -Werror -o "$out/bin/dmabuf-top" tools/dmabuf-top.c || die "compiling tools/dmabuf-top.c failed"
+rustc --edition 2021 -O -C strip=symbols -C target-feature=+crt-static -o "$out/bin/dmabuf-top" tools/dmabuf-top.rs ||
+	die "compiling tools/dmabuf-top.rs failed"
 make -s -C "$SRC/tools/testing/selftests/dmabuf-heaps" OUTPUT="$out/bin" KHDR_INCLUDES="-isystem $hdr" >/dev/null 2>&1 ||
 	die "compiling upstream's dmabuf-heaps selftest failed"
 

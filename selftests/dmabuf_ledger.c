@@ -12,7 +12,8 @@
  *   dmabuf_ledger misuse   the same, then the misuse cases (the detector
  *                          must be on)
  * With DMABUF_TOP=PATH in the environment, tools/dmabuf-top (built at PATH)
- * is checked against the same buffers.
+ * is checked against a scenario of two processes, vgem and the test
+ * module (scenario() below).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,7 +32,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <stdarg.h>
 #include "heap.h"
+#include "vgem.h"
 #include "tap.h"
 #include "kmod/dmabuf_test.h"
 
@@ -285,45 +288,263 @@ static int reported(const char *what, unsigned long long ino, const char *op, co
 	return q && q - p < 4096;
 }
 
-/*
- * tools/dmabuf-top in batch mode, while we hold our buffer (fd and mmap)
- * and one a child exported and exited: its sections name both.
- */
-static void top(const char *path, int fd, pid_t child)
+/* The output of `top --once --json` into `out`; 0 on success. */
+static int run_top(const char *top, char *out, size_t size)
 {
-	char cmd[256], out[1 << 16], want[128];
-	size_t n = 0;
-	void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	char cmd[256];
+	size_t n;
 	FILE *f;
 
-	snprintf(cmd, sizeof(cmd), "%s -b", path);
+	snprintf(cmd, sizeof(cmd), "%s --once --json", top);
 	f = popen(cmd, "r");
-	if (f) {
-		n = fread(out, 1, sizeof(out) - 1, f);
-		result(pclose(f) == 0, "dmabuf-top -b exits 0");
-	} else {
-		result(0, "dmabuf-top -b runs");
-	}
+	if (!f)
+		return -1;
+	n = fread(out, 1, size - 1, f);
 	out[n] = 0;
-	printf("%s", out);
-	if (p != MAP_FAILED)
-		munmap(p, 4096);
-	result(strstr(out, "EXPORTERS") && strstr(out, "HOLDERS") && strstr(out, "IMPORTERS") &&
-		       strstr(out, "KERNEL-ONLY"),
-	       "dmabuf-top: the four sections");
-	/* Columns are compared with runs of spaces made one. */
-	for (char *r = out, *w = out; ; r++) {
-		if (*r == ' ' && w > out && w[-1] == ' ')
-			continue;
-		if (!(*w++ = *r))
-			break;
+	return pclose(f) == 0 ? 0 : -1;
+}
+
+/* The JSON object of buffer `ino` in dmabuf-top's list (its text up to
+ * the next buffer's), in `obj`; empty if it is not listed. */
+static const char *buffer_obj(const char *json, unsigned long long ino, char *obj, size_t size)
+{
+	char head[64];
+	const char *p, *e;
+	size_t len;
+
+	snprintf(head, sizeof(head), "{\"ino\":%llu,", ino);
+	obj[0] = 0;
+	p = strstr(json, head);
+	if (!p)
+		return obj;
+	e = strstr(p + 1, "{\"ino\":");
+	len = e ? (size_t)(e - p) : strlen(p);
+	if (len >= size)
+		len = size - 1;
+	memcpy(obj, p, len);
+	obj[len] = 0;
+	return obj;
+}
+
+static int has(const char *text, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int has(const char *text, const char *fmt, ...)
+{
+	char needle[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(needle, sizeof(needle), fmt, ap);
+	va_end(ap);
+	if (strstr(text, needle))
+		return 1;
+	printf("# missing: %s\n", needle);
+	return 0;
+}
+
+/* Without root the tool says what is missing, and fails. */
+static void top_without_root(const char *top)
+{
+	char out[1024] = "";
+	int p[2], status = 0;
+	ssize_t n;
+	pid_t c;
+
+	if (pipe(p))
+		return;
+	c = fork();
+	if (c == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		if (setgid(65534) || setuid(65534))
+			_exit(99);
+		execl(top, top, "--once", (char *)NULL);
+		_exit(98);
 	}
-	snprintf(want, sizeof(want), "\n %d dmabuf_ledger 1 12\n", getpid());
-	result(strstr(out, want) != NULL, "dmabuf-top: we exported one buffer of 12 KiB");
-	snprintf(want, sizeof(want), "\n %d ledger-child (exited) 1 4\n", child);
-	result(strstr(out, want) != NULL, "dmabuf-top: the child exported one of 4 KiB and exited");
-	snprintf(want, sizeof(want), "\n %d dmabuf_ledger 2 1 16\n", getpid());
-	result(strstr(out, want) != NULL, "dmabuf-top: we hold 2 fds (16 KiB) and one mmap");
+	close(p[1]);
+	n = read(p[0], out, sizeof(out) - 1);
+	out[n > 0 ? n : 0] = 0;
+	close(p[0]);
+	waitpid(c, &status, 0);
+	result(WIFEXITED(status) && WEXITSTATUS(status) == 1 && strstr(out, "run it as root"),
+	       "dmabuf-top without root fails and says to run it as root");
+}
+
+/* What process A of the scenario tells the test. */
+struct scenario_a {
+	unsigned long long ino[3];
+	long slot;
+	int ok;
+};
+
+/*
+ * A scenario whose truth is known, followed by tools/dmabuf-top --json at
+ * each step. Process A ("ledger-a") allocates two system buffers (8 KiB,
+ * named "frame", and 4 KiB) and a 16 KiB CMA one, imports the first into
+ * vgem, passes the second to process B ("ledger-b"), which maps it, and
+ * has the test module hold the third (attached, mapped, vmapped, a CPU
+ * access from the device begun). Then A exits, B exits, and the module
+ * lets go.
+ */
+static void scenario(int dev, const char *top)
+{
+	static char json[1 << 18], obj[4096];
+	int sv[2], pa[2], pb[2], ca[2], cb[2];
+	struct scenario_a st = { .ok = 0 };
+	unsigned long long *ino = st.ino;
+	pid_t a, b;
+	char c = 0;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || pipe(pa) || pipe(pb) || pipe(ca) || pipe(cb)) {
+		result(0, "scenario: pipes");
+		return;
+	}
+	b = fork();
+	if (b == 0) {
+		char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+		struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				      .msg_controllen = sizeof(cbuf) };
+		int fd = -1;
+		void *p = MAP_FAILED;
+
+		prctl(PR_SET_NAME, "ledger-b");
+		if (recvmsg(sv[1], &msg, 0) == 1 && CMSG_FIRSTHDR(&msg))
+			memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+		if (fd >= 0)
+			p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+		c = p != MAP_FAILED;
+		write(pb[1], &c, 1);
+		read(cb[0], &c, 1);
+		_exit(0);
+	}
+	a = fork();
+	if (a == 0) {
+		char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+		struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				      .msg_controllen = sizeof(cbuf) };
+		struct dmabuf_test_misuse m = { .kind = DMABUF_TEST_KEEP_VMAP };
+		struct drm_prime_handle h = { 0 };
+		int fd[3], vgem = open_vgem();
+
+		prctl(PR_SET_NAME, "ledger-a");
+		fd[0] = heap_alloc("system", 8192);
+		fd[1] = heap_alloc("system", 4096);
+		fd[2] = heap_alloc(CMA_HEAP, 16384);
+		for (int i = 0; i < 3; i++)
+			ino[i] = ino_of(fd[i]);
+		st.ok = fd[0] >= 0 && fd[1] >= 0 && fd[2] >= 0 && !ioctl(fd[0], DMA_BUF_SET_NAME_B, "frame");
+		h.fd = fd[0];
+		st.ok = st.ok && vgem >= 0 && !ioctl(vgem, DRM_IOCTL_PRIME_FD_TO_HANDLE, &h);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd[1], sizeof(int));
+		st.ok = st.ok && sendmsg(sv[0], &msg, 0) == 1;
+		st.slot = ioctl(dev, DMABUF_TEST_HOLD, fd[2]);
+		m.fd = fd[2];
+		st.ok = st.ok && st.slot >= 0 && !ioctl(dev, DMABUF_TEST_MISUSE, &m);
+		write(pa[1], &st, sizeof(st));
+		read(ca[0], &c, 1);
+		_exit(0);
+	}
+	result(a > 0 && b > 0 && read(pa[0], &st, sizeof(st)) == sizeof(st) && st.ok,
+	       "scenario: A allocates, names, imports into vgem, passes to B; the module holds one");
+	result(read(pb[0], &c, 1) == 1 && c == 1, "scenario: B maps the buffer A passed");
+
+	/* 1. Everyone holds what they took. */
+	{
+		/* The table, for the log. */
+		char cmd[256], line[512];
+		FILE *f;
+
+		snprintf(cmd, sizeof(cmd), "%s --once", top);
+		f = popen(cmd, "r");
+		while (f && fgets(line, sizeof(line), f))
+			printf("# %s", line);
+		result(f && pclose(f) == 0, "scenario 1: dmabuf-top --once exits 0");
+	}
+	result(run_top(top, json, sizeof(json)) == 0, "scenario 1: dmabuf-top --once --json exits 0");
+	printf("# %s", json);
+	result(has(json, "{\"pid\":%d,\"comm\":\"ledger-a\",\"buffers\":3,\"bytes\":28672,\"fd_buffers\":3,"
+			 "\"fd_bytes\":28672,\"map_buffers\":0,\"map_bytes\":0,\"pss\":26624}", a),
+	       "scenario 1: A holds 3 buffers, 28 KiB by fd, 26 KiB proportionally");
+	result(has(json, "{\"pid\":%d,\"comm\":\"ledger-b\",\"buffers\":1,\"bytes\":4096,\"fd_buffers\":1,"
+			 "\"fd_bytes\":4096,\"map_buffers\":1,\"map_bytes\":4096,\"pss\":2048}", b),
+	       "scenario 1: B holds 1 buffer by fd and mapping, half of it proportionally");
+	result(has(json, "{\"device\":\"vgem\",\"attached\":1,\"attached_bytes\":8192,\"mapped\":0,\"mapped_bytes\":0}") &&
+		       has(json, "{\"device\":\"dmabuf_test\",\"attached\":1,\"attached_bytes\":16384,\"mapped\":1,"
+				 "\"mapped_bytes\":16384}"),
+	       "scenario 1: vgem attached to its buffer (it maps at first use), dmabuf_test attached and mapped");
+	result(has(json, "{\"exporter\":\"system\",\"buffers\":2,\"bytes\":12288}") &&
+		       has(json, "{\"exporter\":\"%s\",\"buffers\":1,\"bytes\":16384}", CMA_HEAP),
+	       "scenario 1: per exporter, 2 system buffers (12 KiB) and 1 CMA buffer (16 KiB)");
+	buffer_obj(json, ino[0], obj, sizeof(obj));
+	/* (Its references are vgem's business: not checked.) */
+	result(has(obj, "\"size\":8192,\"exporter\":\"system\",\"name\":\"frame\",\"refs\":") &&
+		       has(obj, "\"exported_by\":{\"tgid\":%d,\"comm\":\"ledger-a\",\"alive\":true,", a) &&
+		       has(obj, "\"vmaps\":0,\"cpu_open\":[0,0,0,0],\"holders\":[{\"pid\":%d,\"fds\":1,\"maps\":0}],"
+				"\"importers\":[{\"device\":\"vgem\",\"kind\":\"static\",\"pins\":0,\"maps\":[0,0,0,0]}]", a),
+	       "scenario 1: the named buffer: A's, held by A, imported by vgem");
+	buffer_obj(json, ino[1], obj, sizeof(obj));
+	/* Holders by pid; the references: A's fd, B's fd and B's mapping. */
+	result(has(obj, "\"refs\":3,") &&
+		       (a < b ? has(obj, "\"holders\":[{\"pid\":%d,\"fds\":1,\"maps\":0},{\"pid\":%d,\"fds\":1,\"maps\":1}],"
+					 "\"importers\":[]", a, b)
+			      : has(obj, "\"holders\":[{\"pid\":%d,\"fds\":1,\"maps\":1},{\"pid\":%d,\"fds\":1,\"maps\":0}],"
+					 "\"importers\":[]", b, a)),
+	       "scenario 1: the passed buffer: 3 references, held by A (fd) and B (fd and mapping)");
+	buffer_obj(json, ino[2], obj, sizeof(obj));
+	/* References: A's fd, the module's hold and its vmap's. */
+	result(has(obj, "\"refs\":3,") &&
+		       has(obj, "\"vmaps\":1,\"cpu_open\":[0,0,1,0],\"holders\":[{\"pid\":%d,\"fds\":1,\"maps\":0}],"
+				"\"importers\":[{\"device\":\"dmabuf_test\",\"kind\":\"static\",\"pins\":0,\"maps\":[1,0,0,0]}]", a),
+	       "scenario 1: the CMA buffer: 3 references, one vmap, a from_dev CPU access open, attached and mapped by dmabuf_test");
+
+	/* 2. A exits: its fds and its vgem handle go. */
+	write(ca[1], &c, 1);
+	waitpid(a, NULL, 0);
+	result(run_top(top, json, sizeof(json)) == 0, "scenario 2: dmabuf-top --once --json exits 0");
+	printf("# %s", json);
+	snprintf(obj, sizeof(obj), "{\"pid\":%d,\"comm\"", a);
+	result(!strstr(json, obj), "scenario 2: A is no holder any more");
+	result(!buffer_obj(json, ino[0], obj, sizeof(obj))[0], "scenario 2: the buffer only A and vgem held is gone");
+	buffer_obj(json, ino[1], obj, sizeof(obj));
+	result(has(obj, "\"exported_by\":{\"tgid\":%d,\"comm\":\"ledger-a\",\"alive\":false,", a) &&
+		       has(obj, "\"holders\":[{\"pid\":%d,\"fds\":1,\"maps\":1}]", b),
+	       "scenario 2: the passed buffer: exported by A (exited), held by B alone");
+	result(has(json, "{\"pid\":%d,\"comm\":\"ledger-b\",\"buffers\":1,\"bytes\":4096,\"fd_buffers\":1,"
+			 "\"fd_bytes\":4096,\"map_buffers\":1,\"map_bytes\":4096,\"pss\":4096}", b),
+	       "scenario 2: B's proportional share is now the whole buffer");
+	buffer_obj(json, ino[2], obj, sizeof(obj));
+	result(has(obj, "\"vmaps\":1,\"cpu_open\":[0,0,1,0],\"holders\":[],\"importers\":[{\"device\":\"dmabuf_test\""),
+	       "scenario 2: the CMA buffer: no process holds it, the module still does");
+
+	/* 3. B exits. */
+	write(cb[1], &c, 1);
+	waitpid(b, NULL, 0);
+	result(run_top(top, json, sizeof(json)) == 0 && !buffer_obj(json, ino[1], obj, sizeof(obj))[0] &&
+		       !strstr(json, "\"comm\":\"ledger-b\""),
+	       "scenario 3: B exited: the passed buffer is gone");
+
+	/* 4. The module lets go. */
+	{
+		struct dmabuf_test_misuse m = { .kind = DMABUF_TEST_DROP_VMAP };
+
+		result(!ioctl(dev, DMABUF_TEST_MISUSE, &m) && !ioctl(dev, DMABUF_TEST_UNHOLD, st.slot),
+		       "scenario 4: the module ends its CPU access, vunmaps and lets go");
+	}
+	result(run_top(top, json, sizeof(json)) == 0 && !buffer_obj(json, ino[2], obj, sizeof(obj))[0] &&
+		       !strstr(json, "\"device\":\"dmabuf_test\""),
+	       "scenario 4: the CMA buffer is gone, and dmabuf_test is attached to nothing");
+	for (int i = 0; i < 2; i++) {
+		close(sv[i]);
+		close(pa[i]);
+		close(pb[i]);
+		close(ca[i]);
+		close(cb[i]);
+	}
 }
 
 static void misuse(int dev)
@@ -495,14 +716,16 @@ int main(int argc, char **argv)
 		       !strcmp(field(line, "tgid", v, sizeof(v)), want) &&
 		       !strcmp(field(line, "comm", line + 512, 64), "ledger-child"),
 	       "owners: a passed buffer names the process that exported it");
-	if (getenv("DMABUF_TOP"))
-		top(getenv("DMABUF_TOP"), fd, child);
 	close(fd2);
 
 	close(fd);
 	read_owners();
 	result(!line_of("buffer", ino, 0, line, sizeof(line)), "owners: the buffer's line goes with it");
 
+	if (getenv("DMABUF_TOP")) {
+		scenario(dev, getenv("DMABUF_TOP"));
+		top_without_root(getenv("DMABUF_TOP"));
+	}
 	if (argc > 1 && !strcmp(argv[1], "misuse"))
 		misuse(dev);
 	printf("1..%d\n", test_no);

@@ -177,10 +177,10 @@ for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults dmabuf_stress dmabuf
 		cat "$out/$t.cc.log"; tap FAIL "compile $t (static)"
 	fi
 done
-if gcc -static -O2 -Wall -Wextra -Werror -o "$bin/dmabuf-top" tools/dmabuf-top.c 2>"$out/dmabuf-top.cc.log"; then
-	tap OK "compile tools/dmabuf-top (static)"
+if rustc --edition 2021 -O -D warnings -C strip=symbols -C target-feature=+crt-static -o "$bin/dmabuf-top" tools/dmabuf-top.rs 2>"$out/dmabuf-top.cc.log"; then
+	tap OK "compile tools/dmabuf-top.rs (static, std only)"
 else
-	cat "$out/dmabuf-top.cc.log"; tap FAIL "compile tools/dmabuf-top (static)"
+	cat "$out/dmabuf-top.cc.log"; tap FAIL "compile tools/dmabuf-top.rs (static, std only)"
 fi
 # Upstream's udmabuf selftest, unmodified; linked statically (LDFLAGS)
 # like the other guest programs.

@@ -76,6 +76,11 @@ struct dmabuf_test_misuse {
 #define DMABUF_TEST_MISUSE_BEGIN_NOT_ENDED	1
 #define DMABUF_TEST_MISUSE_PUT_WHILE_MAPPED	2
 #define DMABUF_TEST_MISUSE_CLEANUP		3
+/* Not bugs, for the ledger's scenario: KEEP_VMAP takes a reference,
+ * vmaps the buffer and begins a CPU access from the device (one at a
+ * time); DROP_VMAP ends it all. */
+#define DMABUF_TEST_KEEP_VMAP			4
+#define DMABUF_TEST_DROP_VMAP			5
 #define DMABUF_TEST_MISUSE		_IOW('T', 13, struct dmabuf_test_misuse)
 
 #endif

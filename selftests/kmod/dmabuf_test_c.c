@@ -433,6 +433,10 @@ static struct {
 	struct sg_table *sgt;
 } put_while_mapped;
 static DEFINE_MUTEX(misuse_lock);
+static struct {
+	struct dma_buf *buf;
+	struct iosys_map map;
+} kept_vmap;
 
 static long do_misuse(const struct dmabuf_test_misuse *m)
 {
@@ -442,6 +446,15 @@ static long do_misuse(const struct dmabuf_test_misuse *m)
 	long ret = 0;
 
 	guard(mutex)(&misuse_lock);
+	if (m->kind == DMABUF_TEST_DROP_VMAP) {
+		if (!kept_vmap.buf)
+			return -ENOENT;
+		dma_buf_end_cpu_access(kept_vmap.buf, DMA_FROM_DEVICE);
+		dma_buf_vunmap_unlocked(kept_vmap.buf, &kept_vmap.map);
+		dma_buf_put(kept_vmap.buf);
+		kept_vmap.buf = NULL;
+		return 0;
+	}
 	if (m->kind == DMABUF_TEST_MISUSE_CLEANUP) {
 		if (!put_while_mapped.buf)
 			return -ENOENT;
@@ -482,6 +495,22 @@ static long do_misuse(const struct dmabuf_test_misuse *m)
 		put_while_mapped.attach = a;
 		put_while_mapped.sgt = sgt;
 		break;
+	case DMABUF_TEST_KEEP_VMAP:
+		if (kept_vmap.buf) {
+			ret = -EBUSY;
+			break;
+		}
+		ret = dma_buf_vmap_unlocked(buf, &kept_vmap.map);
+		if (ret)
+			break;
+		ret = dma_buf_begin_cpu_access(buf, DMA_FROM_DEVICE);
+		if (ret) {
+			dma_buf_vunmap_unlocked(buf, &kept_vmap.map);
+			break;
+		}
+		/* Keeps the reference dma_buf_get() took. */
+		kept_vmap.buf = buf;
+		return 0;
 	default:
 		ret = -EINVAL;
 	}
@@ -896,8 +925,10 @@ static int __init test_init(void)
 
 static void __exit test_exit(void)
 {
+	struct dmabuf_test_misuse drop = { .kind = DMABUF_TEST_DROP_VMAP };
 	int i;
 
+	do_misuse(&drop);
 	for (i = 0; i < HOLD_SLOTS; i++)
 		if (held[i].buf)
 			unhold(&held[i]);
