@@ -62,6 +62,36 @@ static int count_fds(void)
  * so the system heap's pages are charged to it. */
 #define HEAPS_CG "dmabuf-heaps"
 
+/*
+ * A new buffer reads zero, also on memory a freed buffer of the same heap
+ * had filled: 8 rounds of ALLOC, check, fill, free. 32 KiB are eight
+ * single pages on the system heap, which the page allocator's per-CPU
+ * lists hand out again at once; a CMA heap gives the same place again.
+ */
+static void zeroed_rows(const char *name, int heap)
+{
+	const size_t len = 32 << 10;
+	int ok = 1, rounds = 0;
+
+	for (int r = 0; r < 8 && ok; r++) {
+		unsigned char *p;
+		int fd;
+
+		if (alloc(heap, len, O_RDWR | O_CLOEXEC, &fd))
+			break;
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p != MAP_FAILED) {
+			for (size_t i = 0; i < len && ok; i++)
+				ok = p[i] == 0;
+			memset(p, 0xa5, len);
+			munmap(p, len);
+			rounds++;
+		}
+		close(fd);
+	}
+	result(ok && rounds == 8, "%s: a new buffer reads zero, also where a freed one was filled (8 rounds)", name);
+}
+
 static void common_rows(const char *name)
 {
 	char path[128];
@@ -79,6 +109,7 @@ static void common_rows(const char *name)
 	if (heap < 0)
 		return;
 
+	zeroed_rows(name, heap);
 	expect_errno(ioctl(heap, DMA_HEAP_IOCTL_ALLOC, NULL), EFAULT, name, "ALLOC with a NULL argument");
 	expect_errno(ioctl(heap, DMA_HEAP_IOCTL_ALLOC, (void *)8), EFAULT, name, "ALLOC with an unmapped argument");
 	d = (struct dma_heap_allocation_data){ .len = 4096, .fd = 5, .fd_flags = O_RDWR };
@@ -429,9 +460,26 @@ static void system_heap_works(const char *after_what)
  * still charged for once they are gone were leaked. */
 #define KILLED_CG "dmabuf-killed"
 
+/* memory.peak of /sys/fs/cgroup/<name> in bytes, -1 if unreadable. */
+static long cg_read_peak(const char *name)
+{
+	char path[128];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/memory.peak", name);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
 static void kill_during_alloc(void)
 {
-	long before = mem_kib("MemFree"), after = 0, cg0, cg1;
+	long before = mem_kib("MemFree"), after = 0, cg0, cg1, peak;
 	int status = 0, fd, heap;
 	pid_t pid;
 
@@ -447,9 +495,17 @@ static void kill_during_alloc(void)
 		pause();
 		_exit(0);
 	}
-	usleep(100 * 1000);
+	/* Killed once 32 MiB are charged (or after 10 s): the heap must stop
+	 * at the signal, so the cgroup's peak stays far below the ALLOC's
+	 * length (a heap that went on would reach all of it). */
+	for (int i = 0; i < 20000 && memcg_heap_bytes(KILLED_CG) - cg0 < (32 << 20); i++)
+		usleep(500);
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
+	peak = cg_read_peak(KILLED_CG);
+	result(peak > 0 && peak < ((before / 2) << 10) / 4,
+	       "system: a killed ALLOC stops at the signal: its cgroup's peak stays below a quarter of the length");
+	printf("# killed ALLOC: %ld KiB asked, cgroup peak %ld KiB\n", before / 2, peak >> 10);
 	/* The pages come back once the child's last fd is closed. */
 	after = memfree_back(before);
 	cg1 = memcg_settle(KILLED_CG, cg0, 4);

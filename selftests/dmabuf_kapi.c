@@ -442,6 +442,39 @@ int main(int argc, char **argv)
 		}
 	}
 	import_suite(dev, fd, 64 * 1024, "C exporter");
+	{
+		/* The CMA heap aligns a buffer to its size's order: after a
+		 * one-page buffer, a 64 KiB one still starts on 64 KiB (three
+		 * times, all kept, so a heap that did not align would show). */
+		int fds[6], ok = 1;
+
+		for (int i = 0; i < 6; i++)
+			fds[i] = heap_buf("/dev/dma_heap/default_cma_region", i % 2 ? 64 << 10 : 4096);
+		for (int i = 1; i < 6; i += 2) {
+			struct dmabuf_test_import imp = { .fd = fds[i] };
+
+			ok &= fds[i] >= 0 && ioctl(dev, DMABUF_TEST_MAPINFO, &imp) == 0 && imp.nents == 1 &&
+			      imp.dma_addr % (64 << 10) == 0;
+		}
+		for (int i = 0; i < 6; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		result(ok, "CMA heap: 64 KiB buffers after one-page ones start on 64 KiB (DMA address)");
+	}
+	{
+		/* An exporter that can pin (a dynamic exporter) and a static
+		 * importer: the core pins the buffer around the mapping. */
+		struct dmabuf_test_export e = { .size = 8192, .flags = DMABUF_TEST_EXPORT_PINNABLE };
+		struct dmabuf_test_import imp = { 0 };
+
+		result(ioctl(dev, DMABUF_TEST_EXPORT, &e) == 0, "pinnable C exporter: export");
+		imp.fd = e.fd;
+		result(e.fd >= 0 && ioctl(dev, DMABUF_TEST_MAPINFO, &imp) == 0 &&
+			       imp.pinned == (DMABUF_TEST_PINNED_AT_MAP | DMABUF_TEST_UNPINNED_AFTER),
+		       "a static importer's map pins a pinnable exporter's buffer, its unmap unpins it");
+		if (e.fd >= 0)
+			close(e.fd);
+	}
 
 	{
 		static const char *checks[] = {

@@ -15,6 +15,9 @@ struct dmabuf_test_export {
 #define DMABUF_TEST_EXPORT_FD		(1 << 0)
 /* Export with a NULL exp_name. */
 #define DMABUF_TEST_EXPORT_NO_NAME	(1 << 1)
+/* An exporter with pin/unpin (as a dynamic exporter): IMPORT and MAPINFO
+ * of such a buffer set `pinned`. */
+#define DMABUF_TEST_EXPORT_PINNABLE	(1 << 2)
 
 struct dmabuf_test_import {
 	__s32 fd;		/* in: a dma-buf of any exporter */
@@ -24,11 +27,19 @@ struct dmabuf_test_import {
 	__u8 vmap_iomem;	/* out: the map is I/O memory */
 	__u8 vunmap_cleared;	/* out: the exporter's iosys_map_clear in vunmap
 				 * cleared the importer's map */
-	__u8 pad[7];
+	__u8 pinned;		/* out: DMABUF_TEST_PINNED_AT_MAP |
+				 * DMABUF_TEST_UNPINNED_AFTER */
+	__u8 pad[6];
 	__u64 mapped_bytes;	/* out: sum of the DMA lengths */
 	__u64 nents;		/* out: mapped entries */
 	__u64 byte_sum;		/* out: sum of all bytes read through vmap */
+	__u64 dma_addr;		/* out: the first entry's DMA address */
 };
+
+/* The pinnable exporter saw a pin at its map, and none is left after the
+ * unmap. */
+#define DMABUF_TEST_PINNED_AT_MAP	(1 << 0)
+#define DMABUF_TEST_UNPINNED_AFTER	(1 << 1)
 
 #define DMABUF_TEST_EXPORT		_IOWR('T', 0, struct dmabuf_test_export)
 #define DMABUF_TEST_IMPORT		_IOWR('T', 1, struct dmabuf_test_import)

@@ -26,6 +26,9 @@ struct test_buf {
 	unsigned long npages;
 	atomic_t begin_count, end_count, maps, vmaps;
 	int last_dir;
+	/* The pinnable flavour: pins held, and whether a map found one. */
+	atomic_t pins;
+	bool map_pinned;
 };
 
 static struct sg_table *test_map(struct dma_buf_attachment *a, enum dma_data_direction dir)
@@ -45,6 +48,7 @@ static struct sg_table *test_map(struct dma_buf_attachment *a, enum dma_data_dir
 	if (ret)
 		goto table;
 	atomic_inc(&tb->maps);
+	tb->map_pinned = atomic_read(&tb->pins) > 0;
 	return sgt;
 table:
 	sg_free_table(sgt);
@@ -142,6 +146,38 @@ static const struct dma_buf_ops test_ops = {
 	.vunmap = test_vunmap,
 };
 
+static int test_pin(struct dma_buf_attachment *a)
+{
+	struct test_buf *tb = a->dmabuf->priv;
+
+	dma_resv_assert_held(a->dmabuf->resv);
+	atomic_inc(&tb->pins);
+	return 0;
+}
+
+static void test_unpin(struct dma_buf_attachment *a)
+{
+	struct test_buf *tb = a->dmabuf->priv;
+
+	dma_resv_assert_held(a->dmabuf->resv);
+	atomic_dec(&tb->pins);
+}
+
+/* An exporter that can pin (a dynamic exporter): the core must pin the
+ * buffer while a static importer has it mapped. */
+static const struct dma_buf_ops test_pin_ops = {
+	.map_dma_buf = test_map,
+	.unmap_dma_buf = test_unmap,
+	.release = test_release,
+	.begin_cpu_access = test_begin,
+	.end_cpu_access = test_end,
+	.mmap = test_mmap,
+	.vmap = test_vmap,
+	.vunmap = test_vunmap,
+	.pin = test_pin,
+	.unpin = test_unpin,
+};
+
 static const struct dma_buf_ops bad_ops = {
 	.map_dma_buf = test_map,
 	.release = test_release,
@@ -169,7 +205,7 @@ static struct dma_buf *export_test_buf(unsigned long size, u32 flags)
 		if (!tb->pages[i])
 			goto err;
 	}
-	info.ops = &test_ops;
+	info.ops = flags & DMABUF_TEST_EXPORT_PINNABLE ? &test_pin_ops : &test_ops;
 	if (flags & DMABUF_TEST_EXPORT_NO_NAME)
 		info.exp_name = NULL;
 	info.size = tb->npages << PAGE_SHIFT;
@@ -259,6 +295,7 @@ static long do_import(struct dmabuf_test_import *arg, bool map_only)
 		total += sg_dma_len(sg);
 	arg->mapped_bytes = total;
 	arg->nents = sgt->nents;
+	arg->dma_addr = sg_dma_address(sgt->sgl);
 	if (map_only) {
 		ret = 0;
 		goto unmap;
@@ -292,6 +329,12 @@ static long do_import(struct dmabuf_test_import *arg, bool map_only)
 	ret = dma_buf_end_cpu_access(buf, DMA_FROM_DEVICE);
 unmap:
 	dma_buf_unmap_attachment_unlocked(a, sgt, DMA_BIDIRECTIONAL);
+	if (buf->ops == &test_pin_ops) {
+		struct test_buf *tb = buf->priv;
+
+		arg->pinned = DMABUF_TEST_PINNED_AT_MAP * tb->map_pinned |
+			      DMABUF_TEST_UNPINNED_AFTER * (atomic_read(&tb->pins) == 0);
+	}
 detach:
 	dma_buf_detach(buf, a);
 put:
