@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make mutants [MUTANTS="name ..."] [SKIP_BUILD=1]: break one rule of the core at a time
-# (selftests/mutants/*.patch), rebuild only the module, boot the test
-# kernel with it and run the suites the mutant names; a mutant is killed
-# when a result differs from the unmutated module's, a result fails, or
-# the boot is not clean (a splat, a hang). Not part of make check.
+# make mutants [MUTANTS="name ..."] [SKIP_BUILD=1] [FRESH=1]: break one
+# rule of the core at a time (selftests/mutants/*.patch), rebuild only the
+# module, boot the test kernel with it and run the suites the mutant
+# names; a mutant is killed when a result differs from the unmutated
+# module's, a result fails, or the boot is not clean (a splat, a hang).
+# Not part of make check.
 #
 # Each patch starts with comment lines before its diff:
 #   Rule: the rule it breaks
@@ -14,9 +15,10 @@
 #           dmabuf_kapi, dmabuf_heaps, dmabuf_faults, trace, memcg, oom,
 #           upstream_heaps, fuzz, stress, c_heap, ledger)
 #   Equivalent: why no test can see it (then it is not run)
-# Results are kept per mutant and source version in $CACHE/mutants/res,
-# so an interrupted run resumes where it stopped. Prints a table and
-# "N killed, M survived" (and how many are equivalent or broken).
+# Results are kept per mutant and crate version in $CACHE/mutants/res,
+# so an interrupted run resumes where it stopped; survivors run again
+# when the tests change, FRESH=1 runs every mutant again. Prints a table
+# and "N killed, M survived" (and how many are equivalent or broken).
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 cd "$REPO"
@@ -72,12 +74,17 @@ run() {
 
 field() { sed -n "s/^# $2: //p" "$1" | head -n 1; }
 
-# The unmutated module, once per version of the crate and the tests.
-# (The contents of the crate, the tests and the scripts as they are in
-# the working tree, without the mutants themselves.)
+# Two hashes of the working tree (mutants excluded): the crate alone, and
+# the tests and scripts. The unmutated module runs once per pair.
+hash_of() {
+	# shellcheck disable=SC2086
+	git ls-files -co --exclude-standard -- "$@" | grep -v '^selftests/mutants/' |
+		while read -r f; do [ -f "$f" ] && sha256sum "$f"; done | sha256sum | cut -c1-16
+}
 # shellcheck disable=SC2086
-src_hash=$(git ls-files -co --exclude-standard -- $crate selftests scripts | grep -v '^selftests/mutants/' |
-	while read -r f; do [ -f "$f" ] && sha256sum "$f"; done | sha256sum | cut -c1-16)
+crate_hash=$(hash_of $crate)
+test_hash=$(hash_of selftests scripts)
+src_hash=$crate_hash-$test_hash
 base=$out/baseline-$src_hash
 all_suites="kunit dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults trace memcg oom upstream_heaps fuzz stress c_heap ledger"
 if [ ! -s "$base.tap" ]; then
@@ -96,9 +103,14 @@ table=""
 for m in selftests/mutants/*.patch; do
 	name=$(basename "$m" .patch)
 	if [ -n "${MUTANTS:-}" ]; then case " $MUTANTS " in *" $name "*) ;; *) continue ;; esac; fi
-	key=$( { cat "$m"; echo "$src_hash"; } | sha256sum | cut -c1-16)
+	# A verdict holds for this patch of this crate; a survivor is run again
+	# whenever the tests change (a new test may kill it), a killed mutant
+	# is not (tests are added, not weakened; FRESH=1 runs every mutant).
+	key=$( { cat "$m"; echo "$crate_hash"; } | sha256sum | cut -c1-16)
 	res=$out/res/$name
-	if [ "$(head -n 1 "$res" 2>/dev/null)" != "$key" ]; then
+	old_verdict=$(sed -n 2p "$res" 2>/dev/null)
+	if [ "${FRESH:-0}" = 1 ] || [ "$(head -n 1 "$res" 2>/dev/null)" != "$key" ] ||
+		{ [ "$old_verdict" = survived ] && [ "$(sed -n 4p "$res")" != "$test_hash" ]; }; then
 		suites=$(field "$m" Suites)
 		eq=$(field "$m" Equivalent)
 		log=$out/logs/$name.log
@@ -130,7 +142,7 @@ for m in selftests/mutants/*.patch; do
 			*) verdict=broken why="the mutant does not build: $(grep -m1 'error' "$out/mut-src.build.log")" ;;
 			esac
 		fi
-		printf '%s\n%s\n%s\n' "$key" "$verdict" "$why" >"$res"
+		printf '%s\n%s\n%s\n%s\n' "$key" "$verdict" "$why" "$test_hash" >"$res"
 	fi
 	verdict=$(sed -n 2p "$res") why=$(sed -n 3p "$res")
 	case $verdict in
