@@ -13,7 +13,7 @@
 #   Source: where the rule is stated (Documentation/ or the C core's line)
 #   Suites: the guest-suite.sh suites that can see it (kunit, dmabuf_uapi,
 #           dmabuf_kapi, dmabuf_heaps, dmabuf_faults, trace, memcg, oom,
-#           upstream_heaps, fuzz, stress, c_heap, ledger)
+#           upstream_heaps, fuzz, stress, c_heap, ledger, export_errors)
 #   Equivalent: why no test can see it (then it is not run)
 # Results are kept per mutant and crate version in $CACHE/mutants/res,
 # so an interrupted run resumes where it stopped; survivors run again
@@ -86,7 +86,7 @@ crate_hash=$(hash_of $crate)
 test_hash=$(hash_of selftests scripts)
 src_hash=$crate_hash-$test_hash
 base=$out/baseline-$src_hash
-all_suites="kunit dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults trace memcg oom upstream_heaps fuzz stress c_heap ledger"
+all_suites="kunit dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults trace memcg oom upstream_heaps fuzz stress c_heap ledger export_errors"
 if [ ! -s "$base.tap" ]; then
 	step "baseline: the unmutated module, every suite (about 6 minutes)"
 	build "$out/base-src" || die "the unmutated crate does not build; see $out/base-src.build.log"

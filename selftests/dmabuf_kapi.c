@@ -8,7 +8,8 @@
  *   dmabuf_kapi export-errors  dma_buf_export with bad info: each call
  *                            WARNs (as upstream) and must fail with EINVAL;
  *                            then an exporter's vmap fails twice, which
- *                            warns once (WARN_ON_ONCE) and is ENOMEM twice
+ *                            warns once (WARN_ON_ONCE) and is ENOMEM twice;
+ *                            begin_cpu_access of NULL warns and is EINVAL
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -372,6 +373,11 @@ int main(int argc, char **argv)
 		/* An exporter's vmap failing twice: one WARN in all. */
 		r = ioctl(dev, DMABUF_TEST_EXPORT_ERROR, 3);
 		printf("vmap error twice: %s\n", r == -1 ? strerrorname_np(errno) : "no error");
+		/* dma_buf_begin_cpu_access(NULL): one WARN, EINVAL (the
+		 * module says ENOTBLK for that). */
+		r = ioctl(dev, DMABUF_TEST_EXPORT_ERROR, 4);
+		printf("begin_cpu_access of NULL: %s\n",
+		       r == -1 && errno == ENOTBLK ? "EINVAL" : r == -1 ? strerrorname_np(errno) : "no error");
 		if (kmsg >= 0) {
 			if (write(kmsg, end, sizeof(end) - 1) != sizeof(end) - 1)
 				printf("cannot mark the end of the expected warnings in /dev/kmsg\n");

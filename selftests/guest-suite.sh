@@ -94,6 +94,10 @@ want upstream_heaps && run_tap upstream_heaps upstream_heaps
 # heap that stays, so make check runs it in a boot that unloads nothing).
 case $only in *" stress "*) run_tap stress /tmp/dmabuf_stress 20 ;; esac
 case $only in *" c_heap "*) run_tap c_heap /tmp/dmabuf_kapi c-heap ;; esac
+# And the calls that WARN on purpose (dma_buf_export with bad info, a
+# failing vmap, begin_cpu_access of NULL; inside the expected-warnings
+# window), their results as data lines.
+case $only in *" export_errors "*) /tmp/dmabuf_kapi export-errors 2>&1 | sed 's/^/export_errors: data /' ;; esac
 # And the ownership ledger (a Rust kernel's; with the misuse cases when the
 # detector is on), which make check runs in boots of its own.
 case $only in *" ledger "*)

@@ -564,12 +564,13 @@ for k in $kernels; do
 	# lockdep or kmemleak report among them, still fails the boot.
 	got=$(grep -c 'export error [0-2]: EINVAL' "$out/experr-$k.log")
 	sites=$(grep -ao 'known upstream splat: expected-warning .*' "$out/experr-$k.log" | sed 's/^known upstream splat: expected-warning //')
-	nexport=0 nvmap=0 nother=0
+	nexport=0 nvmap=0 nbegin=0 nother=0
 	while read -r file _ func count; do
 		[ -n "$file" ] || continue
 		case "$file $func" in
 		*drivers/dma-buf/dma-buf.c" dma_buf_export" | *dma_buf/buffer.rs" "* | *entry/exports.rs" dma_buf_export") nexport=$((nexport + count)) ;;
 		*drivers/dma-buf/dma-buf.c" dma_buf_vmap"* | *dma_buf/exporter_ops.rs" "*) nvmap=$((nvmap + count)) ;;
+		*drivers/dma-buf/dma-buf.c" dma_buf_begin_cpu_access" | *entry/exports.rs" dma_buf_begin_cpu_access") nbegin=$((nbegin + count)) ;;
 		*) nother=$((nother + count)) ;;
 		esac
 	done <<<"$sites"
@@ -585,6 +586,13 @@ for k in $kernels; do
 	else
 		grep '^vmap error' "$out/experr-$k.log"; echo "$sites"
 		tap FAIL "$k: failing vmap twice (want ENOMEM and 1 WARN at the vmap path, got $nvmap; $nother WARNs elsewhere)"
+	fi
+	# dma_buf_begin_cpu_access(NULL): WARN_ON and EINVAL, as upstream.
+	if grep -q '^begin_cpu_access of NULL: EINVAL$' "$out/experr-$k.log" && [ $nbegin = 1 ]; then
+		tap OK "$k: dma_buf_begin_cpu_access(NULL) warns once in dma_buf_begin_cpu_access and is EINVAL"
+	else
+		grep '^begin_cpu_access' "$out/experr-$k.log"; echo "$sites"
+		tap FAIL "$k: dma_buf_begin_cpu_access(NULL) (want EINVAL and 1 WARN there, got $nbegin)"
 	fi
 done
 

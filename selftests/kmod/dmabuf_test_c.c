@@ -638,6 +638,8 @@ static const struct dma_buf_ops failing_vmap_ops = {
  * Cases 0-2: dma_buf_export with bad info (each WARNs, as upstream).
  * Case 3: an exporter's vmap fails twice; the core warns the first time
  * only (upstream's WARN_ON_ONCE) and returns its error both times.
+ * Case 4: dma_buf_begin_cpu_access(NULL) WARNs and is EINVAL (ENOTBLK
+ * tells it from the ioctl's own EINVAL; EPROTO: another result).
  */
 static long do_export_error(u32 which)
 {
@@ -670,6 +672,8 @@ static long do_export_error(u32 which)
 		dma_buf_put(buf);
 		return first == second ? second : -EPROTO;
 	}
+	case 4: /* begin_cpu_access without a buffer: WARN and EINVAL */
+		return dma_buf_begin_cpu_access(NULL, DMA_TO_DEVICE) == -EINVAL ? -ENOTBLK : -EPROTO;
 	default:
 		return -EINVAL;
 	}
