@@ -11,6 +11,8 @@
  *                          (SKIP without the owners file)
  *   dmabuf_ledger misuse   the same, then the misuse cases (the detector
  *                          must be on)
+ *   dmabuf_ledger reader SECONDS   reads the owners file in a loop
+ *                          (alongside the stress test): no torn record
  * With DMABUF_TOP=PATH in the environment, tools/dmabuf-top (built at PATH)
  * is checked against a scenario of two processes, vgem and the test
  * module (scenario() below).
@@ -635,6 +637,80 @@ static void misuse(int dev)
 	kmsg_mark("dmabuf-rs-test: expected misuse end\n");
 }
 
+/* Whether `line` is one whole record of format 1, its keys in order. */
+static int whole_record(const char *line)
+{
+	static const char *const buffer_keys[] = { "ino", "size", "exporter", "name", "refs", "tgid", "comm",
+						   "cgroup", "exported_ns", "vmaps", "cpu", NULL };
+	static const char *const attach_keys[] = { "ino", "device", "kind", "p2p", "pins", "maps", NULL };
+	const char *const *keys;
+	const char *p;
+
+	if (!strncmp(line, "buffer ", 7))
+		keys = buffer_keys, p = line + 7;
+	else if (!strncmp(line, "attachment ", 11))
+		keys = attach_keys, p = line + 11;
+	else
+		return 0;
+	for (; *keys; keys++) {
+		size_t k = strlen(*keys), v;
+
+		if (strncmp(p, *keys, k) || p[k] != '=')
+			return 0;
+		p += k + 1;
+		v = strcspn(p, " \n");
+		if (!v)
+			return 0;
+		p += v;
+		if (keys[1]) {
+			if (*p != ' ')
+				return 0;
+			p++;
+		}
+	}
+	return *p == '\n';
+}
+
+/*
+ * Reads the owners file in a loop for `secs` seconds (alongside the stress
+ * test, whose buffers come and go meanwhile): every read starts with the
+ * version line and every other line is a whole record.
+ */
+static int reader(int secs)
+{
+	time_t end = time(NULL) + secs;
+	long reads = 0, records = 0, torn = 0;
+
+	printf("TAP version 13\n");
+	while (time(NULL) < end) {
+		char *line, *save = NULL;
+
+		if (read_owners() < 0) {
+			torn++;
+			break;
+		}
+		reads++;
+		if (strncmp(owners, "# dma_buf owners 1\n", 19))
+			torn++;
+		for (line = strtok_r(owners + 19, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+			char rec[1100];
+
+			snprintf(rec, sizeof(rec), "%s\n", line);
+			records++;
+			if (!whole_record(rec)) {
+				if (!torn)
+					printf("# torn: %s", rec);
+				torn++;
+			}
+		}
+	}
+	printf("# %ld reads, %ld records, %ld torn\n", reads, records, torn);
+	result(reads > 0 && torn == 0, "owners read in a loop while buffers come and go: every record whole");
+	result(records > 0, "owners: the loop saw records");
+	printf("1..%d\n", test_no);
+	return failed != 0;
+}
+
 int main(int argc, char **argv)
 {
 	char line[1024], v[256], want[64];
@@ -646,6 +722,8 @@ int main(int argc, char **argv)
 		printf("1..0 # SKIP no %s (not the Rust core, or no debugfs)\n", OWNERS);
 		return 0;
 	}
+	if (argc > 2 && !strcmp(argv[1], "reader"))
+		return reader(atoi(argv[2]));
 	dev = open("/dev/dmabuf_test", O_RDWR);
 	if (dev < 0) {
 		printf("1..0 # SKIP /dev/dmabuf_test missing (dmabuf_test_c.ko not loaded)\n");

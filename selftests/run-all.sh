@@ -376,11 +376,22 @@ fi
 # dmabuf_rs, does not exist there, so rmmod fails as it must). A thread
 # that does not stop within 20 s fails the run with its name, and the
 # guest has 7 minutes: vm-run then prints the tasks' stacks.
+# On the Rust kernel the owners file is read in a loop meanwhile
+# (dmabuf_ledger reader): every record must be whole.
 for k in test stock-test; do
 	step "$k: one minute of racing threads"
-	selftests/vm-run --kernel "$k" --timeout 420 --append "dma_heap.mem_accounting=1 dmabuf_rs.mem_accounting=1 $(misuse_param "$k")" --put "$bin/dmabuf_stress" -- \
-		/tmp/dmabuf_stress 60 >"$out/stress-$k.log" 2>&1
+	cmd=(/tmp/dmabuf_stress 60)
+	# shellcheck disable=SC2016
+	[ "$k" = test ] &&
+		cmd=(sh -c '/tmp/dmabuf_ledger reader 60 >/tmp/reader 2>&1 & /tmp/dmabuf_stress 60; s=$?; wait; sed "s/^/owners_reader: /" /tmp/reader; exit $s')
+	selftests/vm-run --kernel "$k" --timeout 420 --append "dma_heap.mem_accounting=1 dmabuf_rs.mem_accounting=1 $(misuse_param "$k")" \
+		--put "$bin/dmabuf_stress" --put "$bin/dmabuf_ledger" -- "${cmd[@]}" >"$out/stress-$k.log" 2>&1
 	rc=$?
+	if [ "$k" = test ]; then
+		tr -d '\r' <"$out/stress-$k.log" | grep -E '^owners_reader: (not )?ok [0-9]+ - ' >"$out/owners-reader.txt"
+		relay "$k" "$out/owners-reader.txt"
+		[ "$(grep -c ': ok ' "$out/owners-reader.txt")" = 2 ] || tap FAIL "$k/owners_reader: 2 results (see $out/stress-$k.log)"
+	fi
 	tr -d '\r' <"$out/stress-$k.log" | grep -E '^(not )?ok [0-9]+ - ' >"$out/stress-$k.tap"
 	while IFS= read -r line; do
 		case $line in
