@@ -640,7 +640,7 @@ else
 fi
 for k in $ours; do
 	step "$k: the ownership ledger with the misuse detector on"
-	selftests/vm-run --kernel "$k" --append "$(misuse_param "$k")" --put "$bin/dmabuf_ledger" --put "$bin/dmabuf-top" -- \
+	selftests/vm-run --kernel "$k" --timeout 300 --append "$(misuse_param "$k")" --put "$bin/dmabuf_ledger" --put "$bin/dmabuf-top" -- \
 		sh -c 'DMABUF_TOP=/tmp/dmabuf-top /tmp/dmabuf_ledger misuse | sed "s/^/ledger: /"' >"$out/ledger-$k.log" 2>&1
 	rc=$?
 	ledger_tap "$k" ledger "$out/ledger-$k.log"
