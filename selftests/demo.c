@@ -135,6 +135,25 @@ int main(void)
 		readlink(path, l, sizeof(l) - 1);
 		printf("\n7. /proc/self/fd/%d -> %s\n", fd, l);
 	}
+	/* Who holds it: the test module holds it attached, mapped and
+	 * vmapped in a CPU access; vgem is attached; this process has the
+	 * fd and a mapping. */
+	if (dev >= 0 && access("/tmp/dmabuf-top", X_OK) == 0) {
+		struct dmabuf_test_misuse keep = { .fd = fd, .kind = DMABUF_TEST_KEEP_VMAP };
+		long slot = ioctl(dev, DMABUF_TEST_HOLD, fd);
+		int kept = ioctl(dev, DMABUF_TEST_MISUSE, &keep) == 0;
+
+		printf("\n8. dmabuf-top --once (the test module holds the buffer attached, mapped,\n"
+		       "   vmapped and in a CPU access; vgem is attached; we hold the fd and a mapping):\n\n");
+		fflush(stdout);
+		ok &= system("/tmp/dmabuf-top --once") == 0;
+		if (kept) {
+			keep.kind = DMABUF_TEST_DROP_VMAP;
+			ioctl(dev, DMABUF_TEST_MISUSE, &keep);
+		}
+		if (slot >= 0)
+			ioctl(dev, DMABUF_TEST_UNHOLD, slot);
+	}
 	printf("\n== demo %s ==\n", ok ? "succeeded" : "FAILED");
 	return ok ? 0 : 1;
 }

@@ -11,5 +11,6 @@ scripts/build-kernel.sh test >/dev/null
 scripts/build-kmods.sh test
 mkdir -p "$CACHE/bin"
 gcc -static -O2 -Wall -I "$CACHE/build-test/usr-headers/include" -o "$CACHE/bin/demo" selftests/demo.c
+rustc --edition 2021 -O -C strip=symbols -C target-feature=+crt-static -o "$CACHE/bin/dmabuf-top" tools/dmabuf-top.rs
 log "booting the VM (about a minute under TCG)"
-exec selftests/vm-run --kernel test --put "$CACHE/bin/demo" -- /tmp/demo
+exec selftests/vm-run --kernel test --put "$CACHE/bin/demo" --put "$CACHE/bin/dmabuf-top" -- /tmp/demo
