@@ -599,7 +599,7 @@ for k in $kernels; do
 		tap FAIL "$k: failing vmap twice (want ENOMEM and 1 WARN at the vmap path, got $nvmap; $nother WARNs elsewhere)"
 	fi
 	# dma_buf_begin_cpu_access(NULL): WARN_ON and EINVAL, as upstream.
-	if grep -q '^begin_cpu_access of NULL: EINVAL$' "$out/experr-$k.log" && [ $nbegin = 1 ]; then
+	if tr -d '\r' <"$out/experr-$k.log" | grep -qx 'begin_cpu_access of NULL: EINVAL' && [ $nbegin = 1 ]; then
 		tap OK "$k: dma_buf_begin_cpu_access(NULL) warns once in dma_buf_begin_cpu_access and is EINVAL"
 	else
 		grep '^begin_cpu_access' "$out/experr-$k.log"; echo "$sites"
