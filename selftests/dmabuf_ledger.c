@@ -82,6 +82,15 @@ static unsigned long long ino_of(int fd)
 	return fstat(fd, &st) ? 0 : (unsigned long long)st.st_ino;
 }
 
+/* Copies `len` bytes at `p` into `out` as a string, cut to `size`. */
+static void copy_out(char *out, size_t size, const char *p, size_t len)
+{
+	if (len >= size)
+		len = size - 1;
+	memcpy(out, p, len);
+	out[len] = 0;
+}
+
 /*
  * The `kind` line ("buffer" or "attachment") of buffer `ino`, number `nth`
  * (0 first), copied into `out`; 0 if there is none.
@@ -96,12 +105,8 @@ static int line_of(const char *kind, unsigned long long ino, int nth, char *out,
 		if (p == owners || p[-1] == '\n') {
 			if (nth-- == 0) {
 				const char *e = strchr(p, '\n');
-				size_t len = e ? (size_t)(e - p) : strlen(p);
 
-				if (len >= size)
-					len = size - 1;
-				memcpy(out, p, len);
-				out[len] = 0;
+				copy_out(out, size, p, e ? (size_t)(e - p) : strlen(p));
 				return 1;
 			}
 		}
@@ -115,7 +120,6 @@ static const char *field(const char *line, const char *key, char *out, size_t si
 {
 	char k[32];
 	const char *p;
-	size_t len;
 
 	snprintf(k, sizeof(k), " %s=", key);
 	out[0] = 0;
@@ -123,11 +127,7 @@ static const char *field(const char *line, const char *key, char *out, size_t si
 	if (!p)
 		return out;
 	p += strlen(k);
-	len = strcspn(p, " ");
-	if (len >= size)
-		len = size - 1;
-	memcpy(out, p, len);
-	out[len] = 0;
+	copy_out(out, size, p, strcspn(p, " "));
 	return out;
 }
 
@@ -326,7 +326,6 @@ static const char *buffer_obj(const char *json, unsigned long long ino, char *ob
 {
 	char head[64];
 	const char *p, *e;
-	size_t len;
 
 	snprintf(head, sizeof(head), "{\"ino\":%llu,", ino);
 	obj[0] = 0;
@@ -334,11 +333,7 @@ static const char *buffer_obj(const char *json, unsigned long long ino, char *ob
 	if (!p)
 		return obj;
 	e = strstr(p + 1, "{\"ino\":");
-	len = e ? (size_t)(e - p) : strlen(p);
-	if (len >= size)
-		len = size - 1;
-	memcpy(obj, p, len);
-	obj[len] = 0;
+	copy_out(obj, size, p, e ? (size_t)(e - p) : strlen(p));
 	return obj;
 }
 
