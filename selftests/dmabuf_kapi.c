@@ -10,6 +10,10 @@
  *                            then an exporter's vmap fails twice, which
  *                            warns once (WARN_ON_ONCE) and is ENOMEM twice;
  *                            begin_cpu_access of NULL warns and is EINVAL
+ *   dmabuf_kapi bounce       needs a boot with swiotlb=force: a held
+ *                            mapping's device side is a bounce buffer,
+ *                            which only the heaps' CPU-access syncs keep
+ *                            in step with the CPU's side
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -343,6 +347,92 @@ static int c_heap(int dev)
 	return 0;
 }
 
+/*
+ * swiotlb=force: every mapping of the test device bounces, so a heap that
+ * skipped the per-attachment sync in begin/end_cpu_access (as the C
+ * heaps do it) would hand stale data to the CPU or to the device; and a
+ * CMA buffer larger than a bounce buffer can be fails to map with ENOMEM
+ * (cma_heap_map_dma_buf), not with the DMA layer's error.
+ */
+static int bounce(int dev)
+{
+	static const struct {
+		const char *name, *path;
+		size_t size;
+	} bufs[] = {
+		{ "system", "/dev/dma_heap/system", 4096 },
+		{ "cma", "/dev/dma_heap/default_cma_region", 64 << 10 },
+	};
+	struct dmabuf_test_device d;
+	unsigned char *p;
+	size_t size, i;
+	long slot;
+	int fd;
+
+	printf("TAP version 13\n");
+	if (!file_has("/proc/cmdline", "swiotlb=force")) {
+		printf("1..0 # SKIP needs a boot with swiotlb=force\n");
+		return 0;
+	}
+	for (int b = 0; b < 2; b++) {
+		const char *who = bufs[b].name;
+		int same;
+
+		size = bufs[b].size;
+		fd = heap_buf(bufs[b].path, size);
+		result(fd >= 0, "bounce %s: a buffer of %zu bytes", who, size);
+		if (fd < 0)
+			continue;
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		result(p != MAP_FAILED, "bounce %s: mmap", who);
+		if (p == MAP_FAILED) {
+			close(fd);
+			continue;
+		}
+		sync_buf(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
+		memset(p, 0xaa, size);
+		sync_buf(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
+		slot = ioctl(dev, DMABUF_TEST_HOLD, fd);
+		result(slot >= 0, "bounce %s: the importer maps it in one segment", who);
+		if (slot >= 0) {
+			d = (struct dmabuf_test_device){ .slot = slot };
+			result(!ioctl(dev, DMABUF_TEST_HELD_DEVICE, &d) && d.sum == size * 0xaa,
+			       "bounce %s: the map gave the device the CPU's data", who);
+			d = (struct dmabuf_test_device){ .slot = slot, .write = 1, .byte = 0x55 };
+			result(!ioctl(dev, DMABUF_TEST_HELD_DEVICE, &d) && p[0] == 0xaa && p[size - 1] == 0xaa,
+			       "bounce %s: the device's write is not in the CPU's view before SYNC_START", who);
+			sync_buf(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
+			for (same = 0, i = 0; i < size; i++)
+				same += p[i] == 0x55;
+			sync_buf(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
+			result(same == (int)size, "bounce %s: SYNC_START gives the CPU the device's data (%d of %zu bytes)",
+			       who, same, size);
+			sync_buf(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
+			memset(p, 0x77, size);
+			sync_buf(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
+			d = (struct dmabuf_test_device){ .slot = slot };
+			result(!ioctl(dev, DMABUF_TEST_HELD_DEVICE, &d) && d.sum == size * 0x77,
+			       "bounce %s: SYNC_END gives the device the CPU's data", who);
+			result(ioctl(dev, DMABUF_TEST_UNHOLD, slot) == 0, "bounce %s: the importer lets go", who);
+		}
+		munmap(p, size);
+		close(fd);
+	}
+	/* 1 MiB in one segment: more than one bounce buffer can be. */
+	fd = heap_buf("/dev/dma_heap/default_cma_region", 1 << 20);
+	result(fd >= 0, "bounce cma: a buffer of 1 MiB");
+	if (fd >= 0) {
+		slot = ioctl(dev, DMABUF_TEST_HOLD, fd);
+		result(slot == -1 && errno == ENOMEM, "bounce cma: a map the bounce buffers cannot take is ENOMEM (%s)",
+		       slot == -1 ? strerrorname_np(errno) : "mapped");
+		if (slot >= 0)
+			ioctl(dev, DMABUF_TEST_UNHOLD, slot);
+		close(fd);
+	}
+	printf("1..%d\n", test_no);
+	return failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	int dev, fd, fd2, memfd;
@@ -387,6 +477,8 @@ int main(int argc, char **argv)
 	}
 	if (argc > 1 && !strcmp(argv[1], "c-heap"))
 		return c_heap(dev);
+	if (argc > 1 && !strcmp(argv[1], "bounce"))
+		return bounce(dev);
 	printf("TAP version 13\n");
 	if (argc > 1 && !strcmp(argv[1], "cc-shared")) {
 		/* An importer of the system heap's and of the system_cc_shared

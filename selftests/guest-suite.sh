@@ -94,6 +94,9 @@ want upstream_heaps && run_tap upstream_heaps upstream_heaps
 # heap that stays, so make check runs it in a boot that unloads nothing).
 case $only in *" stress "*) run_tap stress /tmp/dmabuf_stress 20 ;; esac
 case $only in *" c_heap "*) run_tap c_heap /tmp/dmabuf_kapi c-heap ;; esac
+# The heaps' CPU-access syncs through bounced mappings (the boot must have
+# swiotlb=force; make check runs it in its export-error boot).
+case $only in *" bounce "*) run_tap bounce /tmp/dmabuf_kapi bounce ;; esac
 # And the calls that WARN on purpose (dma_buf_export with bad info, a
 # failing vmap, begin_cpu_access of NULL; inside the expected-warnings
 # window), their results as data lines.

@@ -94,4 +94,20 @@ struct dmabuf_test_misuse {
 #define DMABUF_TEST_DROP_VMAP			5
 #define DMABUF_TEST_MISUSE		_IOW('T', 13, struct dmabuf_test_misuse)
 
+/*
+ * The device's side of the buffer held in `slot` (HOLD): the memory at
+ * the mapping's DMA address, which under swiotlb=force is a bounce buffer
+ * the CPU side reaches only through the exporter's syncs. If `write`,
+ * `byte` is first written over all of it (as a device's DMA write would);
+ * `sum` is the sum of its bytes. There is no IOMMU in the test guests.
+ */
+struct dmabuf_test_device {
+	__u32 slot;	/* in */
+	__u8 write;	/* in */
+	__u8 byte;	/* in */
+	__u8 pad[2];
+	__u64 sum;	/* out */
+};
+#define DMABUF_TEST_HELD_DEVICE		_IOWR('T', 14, struct dmabuf_test_device)
+
 #endif

@@ -6,6 +6,7 @@
  * userspace test compare both.
  */
 #include <linux/dma-buf.h>
+#include <linux/dma-direct.h>
 #include <linux/dma-heap.h>
 #include <linux/dma-mapping.h>
 #include <linux/dma-resv.h>
@@ -782,6 +783,32 @@ out:
 	return ret ? ret : sum;
 }
 
+static long do_held_device(struct dmabuf_test_device *arg)
+{
+	struct held *h;
+	long ret = -ENOENT;
+	size_t i, len;
+	u8 *p;
+
+	if (arg->slot >= HOLD_SLOTS)
+		return -EINVAL;
+	mutex_lock(&held_lock);
+	h = &held[arg->slot];
+	if (h->buf) {
+		/* HOLD took one segment: what the device reads and writes. */
+		p = phys_to_virt(dma_to_phys(test_misc.this_device, sg_dma_address(h->sgt->sgl)));
+		len = sg_dma_len(h->sgt->sgl);
+		if (arg->write)
+			memset(p, arg->byte, len);
+		arg->sum = 0;
+		for (i = 0; i < len; i++)
+			arg->sum += p[i];
+		ret = 0;
+	}
+	mutex_unlock(&held_lock);
+	return ret;
+}
+
 static long do_unhold(unsigned long slot)
 {
 	long ret = -ENOENT;
@@ -916,6 +943,17 @@ static long test_ioctl(struct file *f, unsigned int cmd, unsigned long uarg)
 		if (copy_from_user(&arg, up, sizeof(arg)))
 			return -EFAULT;
 		return do_misuse(&arg);
+	}
+	case DMABUF_TEST_HELD_DEVICE: {
+		struct dmabuf_test_device arg;
+		long ret;
+
+		if (copy_from_user(&arg, up, sizeof(arg)))
+			return -EFAULT;
+		ret = do_held_device(&arg);
+		if (!ret && copy_to_user(up, &arg, sizeof(arg)))
+			return -EFAULT;
+		return ret;
 	}
 	}
 	return -ENOTTY;
