@@ -442,9 +442,11 @@ static const struct dma_heap_ops c_heap_ops = {
  * the DMA mapping; the Rust heaps unmap it too and warn. A buggy importer
  * keeps the table pointer it was given (with DMABUF_DEBUG that is the
  * core's own copy of the table, which no detach can know of): so does this
- * one, so that kmemleak judges only what the core and the exporter own.
+ * one, every one (a boot may run several programs that do this), so that
+ * kmemleak judges only what the core and the exporter own.
  */
-static struct sg_table *kept_by_buggy_importer;
+static struct sg_table *kept_by_buggy_importer[32];
+static atomic_t kept_by_buggy_count = ATOMIC_INIT(0);
 
 static long do_detach_mapped(int fd)
 {
@@ -461,10 +463,16 @@ static long do_detach_mapped(int fd)
 		ret = PTR_ERR(a);
 		goto put;
 	}
+	ret = atomic_inc_return(&kept_by_buggy_count) - 1;
+	if (ret >= ARRAY_SIZE(kept_by_buggy_importer)) {
+		dma_buf_detach(buf, a);
+		ret = -ENOSPC;
+		goto put;
+	}
 	sgt = dma_buf_map_attachment_unlocked(a, DMA_BIDIRECTIONAL);
-	ret = IS_ERR(sgt) ? PTR_ERR(sgt) : sgt->nents;
 	if (!IS_ERR(sgt))
-		kept_by_buggy_importer = sgt;
+		kept_by_buggy_importer[ret] = sgt;
+	ret = IS_ERR(sgt) ? PTR_ERR(sgt) : sgt->nents;
 	dma_buf_detach(buf, a);
 put:
 	dma_buf_put(buf);
