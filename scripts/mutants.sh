@@ -13,7 +13,10 @@
 #   Source: where the rule is stated (Documentation/ or the C core's line)
 #   Suites: the guest-suite.sh suites that can see it (kunit, dmabuf_uapi,
 #           dmabuf_kapi, dmabuf_heaps, dmabuf_faults, trace, memcg, oom,
-#           upstream_heaps, fuzz, stress, c_heap, ledger, export_errors)
+#           upstream_heaps, fuzz, stress, c_heap, ledger, export_errors,
+#           bounce)
+#   Boot: kernel parameters the suites need (bounce: swiotlb=force); the
+#         unmutated module runs those suites once with them too
 #   Equivalent: why no test can see it (then it is not run)
 # Results are kept per mutant and crate version in $CACHE/mutants/res,
 # so an interrupted run resumes where it stopped; survivors run again
@@ -56,14 +59,15 @@ build() {
 	make -s -C "$O" M="$1" LLVM=$LLVM_SUFFIX modules >"$1.build.log" 2>&1 || return 3
 }
 
-# run KO SUITES LOG: boots the test kernel with the module KO and runs the
-# suites; the normalized results go to LOG.tap. Returns vm-run's status.
+# run KO SUITES LOG [BOOT]: boots the test kernel with the module KO (and
+# the kernel parameters BOOT) and runs the suites; the normalized results
+# go to LOG.tap. Returns vm-run's status.
 run() {
-	local ko=$1 suites=$2 log=$3 puts=() t
+	local ko=$1 suites=$2 log=$3 boot=${4:-} puts=() t
 	for t in "$out"/bin/*; do puts+=(--put "$t"); done
 	# shellcheck disable=SC2086
 	selftests/vm-run --kernel test --timeout 600 \
-		--append "dmabufrs.core=/tmp/dmabuf_rs.ko dma_heap.mem_accounting=1 dmabuf_rs.mem_accounting=1 dmabuf_rs.debug_misuse=1" \
+		--append "dmabufrs.core=/tmp/dmabuf_rs.ko dma_heap.mem_accounting=1 dmabuf_rs.mem_accounting=1 dmabuf_rs.debug_misuse=1${boot:+ $boot}" \
 		--put "$ko" --put selftests/guest-suite.sh "${puts[@]}" -- sh /tmp/guest-suite.sh $suites >"$log" 2>&1
 	local rc=$?
 	tr -d '\r' <"$log" | grep -E '^[a-z_]+: ((not )?ok [0-9]+ |data |hash )' |
@@ -87,16 +91,22 @@ test_hash=$(hash_of selftests scripts)
 src_hash=$crate_hash-$test_hash
 base=$out/baseline-$src_hash
 all_suites="kunit dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults trace memcg oom upstream_heaps fuzz stress c_heap ledger export_errors"
-if [ ! -s "$base.tap" ]; then
-	step "baseline: the unmutated module, every suite (about 6 minutes)"
-	build "$out/base-src" || die "the unmutated crate does not build; see $out/base-src.build.log"
-	run "$out/base-src/dmabuf_rs.ko" "$all_suites" "$base.log" ||
-		{ tail -n 40 "$base.log"; die "the baseline run failed (vm-run exit $?); log: $base.log"; }
-	if grep -v '# TODO' "$base.log.tap" | grep -q ': not ok '; then
-		grep ': not ok ' "$base.log.tap"; die "the baseline has failures: fix them first"
+# baseline FILE SUITES [BOOT]: the unmutated module's results, in FILE.tap.
+baseline() {
+	[ -s "$1.tap" ] && return 0
+	step "baseline: the unmutated module${3:+ booted with $3}, suites: $2"
+	if [ "$(cat "$out/base-src.hash" 2>/dev/null)" != "$src_hash" ]; then
+		build "$out/base-src" || die "the unmutated crate does not build; see $out/base-src.build.log"
+		echo "$src_hash" >"$out/base-src.hash"
 	fi
-	mv "$base.log.tap" "$base.tap"
-fi
+	run "$out/base-src/dmabuf_rs.ko" "$2" "$1.log" "${3:-}" ||
+		{ tail -n 40 "$1.log"; die "the baseline run failed (vm-run exit $?); log: $1.log"; }
+	if grep -v '# TODO' "$1.log.tap" | grep -q ': not ok '; then
+		grep ': not ok ' "$1.log.tap"; die "the baseline has failures: fix them first"
+	fi
+	mv "$1.log.tap" "$1.tap"
+}
+baseline "$base" "$all_suites"
 
 killed=0 survived=0 equivalent=0 broken=0
 table=""
@@ -112,6 +122,12 @@ for m in selftests/mutants/*.patch; do
 	if [ "${FRESH:-0}" = 1 ] || [ "$(head -n 1 "$res" 2>/dev/null)" != "$key" ] ||
 		{ [ "$old_verdict" = survived ] && [ "$(sed -n 4p "$res")" != "$test_hash" ]; }; then
 		suites=$(field "$m" Suites)
+		boot=$(field "$m" Boot)
+		want=$base
+		if [ -n "$boot" ]; then
+			want=$base-$(printf '%s/%s' "$boot" "$suites" | sha256sum | cut -c1-8)
+			baseline "$want" "$suites" "$boot"
+		fi
 		eq=$(field "$m" Equivalent)
 		log=$out/logs/$name.log
 		if [ -n "$eq" ]; then
@@ -121,11 +137,11 @@ for m in selftests/mutants/*.patch; do
 			build "$out/mut-src" "$m"
 			case $? in
 			0)
-				run "$out/mut-src/dmabuf_rs.ko" "${suites:-$all_suites}" "$log"
+				run "$out/mut-src/dmabuf_rs.ko" "${suites:-$all_suites}" "$log" "$boot"
 				rc=$?
 				# The baseline's lines of the suites that ran.
 				pat=$(printf '%s\n' ${suites:-$all_suites} bench | sed 's/.*/^&: /' | paste -sd'|')
-				grep -E "$pat" "$base.tap" >"$log.want"
+				grep -E "$pat" "$want.tap" >"$log.want"
 				bad=$(grep -v '# TODO' "$log.tap" | grep -m1 ': not ok ' || true)
 				diff_line=$(diff "$log.want" "$log.tap" | grep -m1 '^[<>]' || true)
 				if [ $rc != 0 ]; then
