@@ -17,7 +17,9 @@
 # and mode (16 boots of 85-130 s: about 28 minutes; 5 took 36),
 # BENCH_BATCHES (30) timed batches per row, BENCH_MODES ("icount wall"),
 # BENCH_OUT (results folder), BENCH_SKIP_BUILD=1 (boot the kernels as last
-# built, without taking the build lock), BENCH_NOTE (a line for meta.txt).
+# built, without taking the build lock), BENCH_NOTE (a line for meta.txt),
+# BENCH_APPEND (kernel parameters for the `bench` kernel's boots only, e.g.
+# "dmabuf_rs.debug_misuse=1" to price the ledger's misuse detector).
 # It asserts nothing about speed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -103,6 +105,7 @@ step "host TSC: $host_tsc_khz kHz (given to the wall-time guests as tsc_early_kh
 	echo "qemu: $(qemu-system-x86_64 --version | head -n1)"
 	echo "boots: $boots per kernel and mode; batches: $batches per row; modes: $modes"
 	echo "kernel command line added: icount: $(append_for icount); wall: $(append_for wall)"
+	[ -z "${BENCH_APPEND:-}" ] || echo "bench kernel only: $BENCH_APPEND"
 } >"$out/meta.txt"
 diff -u "$out/config-stock-bench" "$out/config-bench" >"$out/config.diff" || true
 
@@ -123,7 +126,9 @@ for mode in $modes; do
 			step "[$n/$total] $mode: $k, boot $b of $boots"
 			t0=$(date +%s)
 			set +e
-			selftests/vm-run --kernel "$k" "${flag[@]}" --timeout 1200 --append "$(append_for "$mode")" \
+			extra=""
+			[ "$k" = bench ] && extra=${BENCH_APPEND:+ $BENCH_APPEND}
+			selftests/vm-run --kernel "$k" "${flag[@]}" --timeout 1200 --append "$(append_for "$mode")$extra" \
 				--qemu-cmdline "$out/qemu-$k-$mode.cmdline" \
 				--put "$here/guest-bench.sh" --put "$out/dmabuf-bench" \
 				-- sh /tmp/guest-bench.sh "$mode" --batches "$batches" 2>&1 |
