@@ -145,14 +145,14 @@ void dmabuf_rs_stack_print(u32 handle)
 		pr_warn("  (no stack saved)\n");
 }
 
-/* The Rust mirror is Owner in sys/ledger.rs. */
+/* The Rust mirror is Owner in sys/ledger.rs (packed to 4 there too). */
 struct dmabuf_rs_owner {
 	u64 cgroup;
 	u64 when_ns;
 	s32 tgid;
 	char comm[TASK_COMM_LEN];
-};
-static_assert(sizeof(struct dmabuf_rs_owner) == 40);
+} __packed __aligned(4);
+static_assert(sizeof(struct dmabuf_rs_owner) == 36);
 
 void dmabuf_rs_current_owner(struct dmabuf_rs_owner *o)
 {
