@@ -453,6 +453,7 @@ static long do_detach_mapped(int fd)
 	struct dma_buf_attachment *a;
 	struct dma_buf *buf;
 	struct sg_table *sgt;
+	unsigned int slot;
 	long ret;
 
 	buf = dma_buf_get(fd);
@@ -463,16 +464,19 @@ static long do_detach_mapped(int fd)
 		ret = PTR_ERR(a);
 		goto put;
 	}
-	ret = atomic_inc_return(&kept_by_buggy_count) - 1;
-	if (ret >= ARRAY_SIZE(kept_by_buggy_importer)) {
-		dma_buf_detach(buf, a);
+	slot = atomic_inc_return(&kept_by_buggy_count) - 1;
+	if (slot >= ARRAY_SIZE(kept_by_buggy_importer)) {
 		ret = -ENOSPC;
-		goto put;
+		goto detach;
 	}
 	sgt = dma_buf_map_attachment_unlocked(a, DMA_BIDIRECTIONAL);
-	if (!IS_ERR(sgt))
-		kept_by_buggy_importer[ret] = sgt;
-	ret = IS_ERR(sgt) ? PTR_ERR(sgt) : sgt->nents;
+	if (IS_ERR(sgt)) {
+		ret = PTR_ERR(sgt);
+	} else {
+		kept_by_buggy_importer[slot] = sgt;
+		ret = sgt->nents;
+	}
+detach:
 	dma_buf_detach(buf, a);
 put:
 	dma_buf_put(buf);
