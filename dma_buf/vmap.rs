@@ -24,7 +24,7 @@ impl LockedDmaBuf<'_> {
         if count > 0 {
             kernel::warn_on!(cached.is_null());
             let count = count.checked_add(1).ok_or(EOVERFLOW)?;
-            self.buf().set_vmap_state(self.held(), count, cached);
+            self.buf().set_vmap_count(self.held(), count);
             self.buf().ledger_vmap();
             return Ok(cached);
         }
@@ -50,7 +50,7 @@ impl LockedDmaBuf<'_> {
             unsafe { self.exporter_vunmap(map) };
             self.buf().set_vmap_state(self.held(), 0, IosysMap::CLEARED);
         } else {
-            self.buf().set_vmap_state(self.held(), count - 1, cached);
+            self.buf().set_vmap_count(self.held(), count - 1);
         }
     }
 

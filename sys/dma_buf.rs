@@ -523,6 +523,15 @@ impl DmaBuf {
         }
     }
 
+    /// Sets the vmap count alone, the cached mapping staying as it is.
+    /// `held` must be this buffer's lock (a foreign proof changes nothing).
+    pub(crate) fn set_vmap_count(&self, held: &ResvHeld<'_>, count: u32) {
+        if self.held_is_mine(held) {
+            // SAFETY: Protected by the held resv lock.
+            unsafe { (*self.as_raw()).vmapping_counter = count };
+        }
+    }
+
     /// The vmap count, read when nothing else can reach the buffer.
     pub(crate) fn vmap_count_at_release(&self) -> u32 {
         // SAFETY: The caller is the release path, alone with the buffer.

@@ -154,11 +154,21 @@ struct dmabuf_rs_owner {
 } __packed __aligned(4);
 static_assert(sizeof(struct dmabuf_rs_owner) == 36);
 
+/*
+ * Every export records this, so it is kept to a few dozen instructions:
+ * the name is copied whole (another thread may rename the task through
+ * /proc at the same moment; both names end in NUL at comm[15], so the
+ * copy does too, and a mixed name is harmless in a record), not through
+ * get_task_comm()'s strscpy_pad(), and the time is the coarse boot time
+ * (the last tick's, no clocksource read): a record's time need not be
+ * finer than a tick.
+ */
 void dmabuf_rs_current_owner(struct dmabuf_rs_owner *o)
 {
 	o->tgid = task_tgid_nr(current);
-	get_task_comm(o->comm, current);
-	o->when_ns = ktime_get_boottime_ns();
+	BUILD_BUG_ON(sizeof(o->comm) != sizeof(current->comm));
+	data_race(memcpy(o->comm, current->comm, sizeof(o->comm)));
+	o->when_ns = ktime_get_coarse_boottime_ns();
 #ifdef CONFIG_CGROUPS
 	rcu_read_lock();
 	o->cgroup = cgroup_id(task_dfl_cgroup(current));

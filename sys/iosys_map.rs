@@ -27,14 +27,27 @@ impl IosysMap {
         m
     }
 
-    /// Wraps a C value.
+    /// Wraps a C value, field by field: the padding after `is_iomem` is
+    /// then zero, and a later copy is two 8-byte moves instead of the
+    /// pieces a copy of seven unknown padding bytes takes (B7's
+    /// repeated vmap copies the cached map twice).
     pub(crate) fn from_c(m: bindings::iosys_map) -> Self {
-        IosysMap(m)
+        let mut r = Self::CLEARED;
+        r.0.__bindgen_anon_1 = m.__bindgen_anon_1;
+        r.0.is_iomem = m.is_iomem;
+        r
     }
 
     /// The C value.
     pub(crate) fn into_c(self) -> bindings::iosys_map {
         self.0
+    }
+
+    /// Sets `self` to `m` field by field, leaving the padding alone (two
+    /// stores; a whole-value copy moves the padding bytes in pieces).
+    pub(crate) fn set(&mut self, m: &IosysMap) {
+        self.0.__bindgen_anon_1 = m.0.__bindgen_anon_1;
+        self.0.is_iomem = m.0.is_iomem;
     }
 
     /// A pointer for C out parameters.

@@ -26,7 +26,8 @@ pub(crate) struct Owner {
     /// The id of the task's cgroup on the default hierarchy (the inode
     /// number of its directory in cgroup2), 0 without cgroups.
     cgroup: u64,
-    /// When, in nanoseconds of `CLOCK_BOOTTIME`.
+    /// When, in nanoseconds of `CLOCK_BOOTTIME` as of the last tick (the
+    /// coarse clock).
     when_ns: u64,
     /// The thread group id, in the initial pid namespace.
     tgid: i32,
