@@ -7,7 +7,8 @@
 //!   for C heaps; [`device`]: the node's `open` and `DMA_HEAP_IOCTL_ALLOC`;
 //! - [`kind`]: how this module's heaps plug into the registry;
 //! - [`buffer`]: the buffer both heaps export (an `Exporter`);
-//! - [`system`] and [`cma`]: the allocation policies.
+//! - [`system`] and [`cma`]: the allocation policies; [`charge`]: what
+//!   their buffers are charged to (memcg, dmem).
 //!
 //! A heap allocation goes: the node's ioctl (`sys/cdev.rs`) →
 //! [`device::dispatch`] → the heap's `allocate` (`kind::allocate_tramp`
@@ -21,6 +22,7 @@
 //! (which needs `DMA_CMA`).
 
 pub(crate) mod buffer;
+pub(crate) mod charge;
 #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
 pub(crate) mod cma;
 pub(crate) mod device;
@@ -85,23 +87,26 @@ impl Heaps {
         #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
         {
             use crate::sys::pages::Sharing;
-            heaps.system = Some(add(c"system", system::SystemHeap(Sharing::Private))?);
+            heaps.system = Some(add(
+                c"system",
+                system::SystemHeap::new(c"system", Sharing::Private),
+            )?);
             // Upstream: only on a guest with encrypted memory (and, here,
             // on a debug kernel that asks for it: `sys/glue.c`).
             #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM_CC_SHARED)]
             if crate::sys::pages::cc_shared_heap() {
                 heaps.system_cc_shared = Some(add(
                     c"system_cc_shared",
-                    system::SystemHeap(Sharing::Shared),
+                    system::SystemHeap::new(c"system_cc_shared", Sharing::Shared),
                 )?);
             }
         }
         #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
         {
-            let areas = cma::areas()?;
-            heaps.cma.reserve(areas.len(), GFP_KERNEL)?;
-            for (name, area) in areas {
-                let entry = add(name, cma::CmaHeap(area))?;
+            let cma_heaps = cma::heaps()?;
+            heaps.cma.reserve(cma_heaps.len(), GFP_KERNEL)?;
+            for (name, heap) in cma_heaps {
+                let entry = add(name, heap)?;
                 // Room reserved above. Were it not there, the entry is
                 // leaked rather than dropped while still registered.
                 if let Err(e) = heaps.cma.push_within_capacity(entry) {

@@ -15,6 +15,8 @@
 pub(crate) mod attachment;
 pub(crate) mod buf_list;
 pub(crate) mod cdev;
+#[cfg(CONFIG_DMABUF_HEAPS)]
+pub(crate) mod cgroup;
 #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
 pub(crate) mod cma;
 #[cfg(CONFIG_DEBUG_FS)]
@@ -190,6 +192,22 @@ mod glue {
         #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
         pub(crate) fn dmabuf_rs_cma_alignment() -> c_uint;
         pub(crate) fn dmabuf_rs_mem_accounting() -> bool;
+        pub(crate) fn dmabuf_rs_charge_policy(heap: *const kernel::ffi::c_char) -> u32;
+        pub(crate) fn dmabuf_rs_dmem_register(
+            size: u64,
+            kind: *const kernel::ffi::c_char,
+            name: *const kernel::ffi::c_char,
+        ) -> *mut core::ffi::c_void;
+        pub(crate) fn dmabuf_rs_dmem_unregister(region: *mut core::ffi::c_void);
+        pub(crate) fn dmabuf_rs_dmem_try_charge(
+            region: *mut core::ffi::c_void,
+            size: u64,
+            pool: *mut *mut core::ffi::c_void,
+        ) -> c_int;
+        pub(crate) fn dmabuf_rs_dmem_uncharge(pool: *mut core::ffi::c_void, size: u64);
+        pub(crate) fn dmabuf_rs_total_ram() -> u64;
+        pub(crate) fn dmabuf_rs_memcg_charge(size: usize) -> *mut core::ffi::c_void;
+        pub(crate) fn dmabuf_rs_memcg_uncharge(objcg: *mut core::ffi::c_void, size: usize);
         #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM_CC_SHARED)]
         pub(crate) fn dmabuf_rs_cc_shared_heap() -> bool;
         #[cfg(not(CONFIG_MODULE_UNLOAD))]
@@ -213,6 +231,8 @@ mod glue {
         ) -> bool;
         #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
         pub(crate) fn cma_get_name(cma: *const bindings::cma) -> *const kernel::ffi::c_char;
+        #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
+        pub(crate) fn cma_get_size(cma: *const bindings::cma) -> c_ulong;
         #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
         pub(crate) fn dma_contiguous_get_area_by_idx(idx: c_uint) -> *mut bindings::cma;
     }

@@ -14,6 +14,7 @@
 //! around `map`, `unmap`, `vmap` and `vunmap`, is taken before
 //! `HeapBuffer::state`.
 
+use super::charge::Charges;
 use crate::dma_buf::exporter::{Exporter, OwnedTable};
 use crate::dma_buf::{Attachment, DmaBuf};
 use crate::sys::iosys_map::IosysMap;
@@ -98,7 +99,9 @@ impl Chunks {
 
 /// A buffer's chunks in the form the CPU and devices see them: private to
 /// a confidential guest, or shared with its host (the `system_cc_shared`
-/// heap's).
+/// heap's), mapped by the rules of the heap's [`Flavour`] (kept here, in
+/// what would be padding after `sharing`: a heap buffer, with the core's
+/// buffer, fills a 512-byte allocation to the byte).
 ///
 /// # Invariants
 ///
@@ -109,26 +112,30 @@ impl Chunks {
 pub(crate) struct Memory {
     chunks: Chunks,
     sharing: Sharing,
+    flavour: Flavour,
 }
 
 impl Memory {
-    /// Private chunks.
-    pub(crate) fn private(chunks: Chunks) -> Memory {
+    /// Private chunks of a heap of `flavour`.
+    pub(crate) fn private(chunks: Chunks, flavour: Flavour) -> Memory {
         Memory {
             chunks,
             sharing: Sharing::Private,
+            flavour,
         }
     }
 
-    /// Shares freshly allocated chunks, which nothing maps yet, with the
-    /// host. On an error those already shared are made private again.
+    /// Shares freshly allocated chunks of a heap of `flavour`, which
+    /// nothing maps yet, with the host. On an error those already shared
+    /// are made private again.
     #[cfg_attr(not(CONFIG_DMABUF_HEAPS_SYSTEM_CC_SHARED), allow(dead_code))]
-    pub(crate) fn shared(chunks: Chunks) -> Result<Memory> {
+    pub(crate) fn shared(chunks: Chunks, flavour: Flavour) -> Result<Memory> {
         // INVARIANT: The drop of `memory` on an error below makes every
         // chunk private (a private one stays so).
         let memory = Memory {
             chunks,
             sharing: Sharing::Shared,
+            flavour,
         };
         for c in memory.chunks.as_slice() {
             // SAFETY: The chunks are new: only the linear map maps them.
@@ -175,21 +182,23 @@ impl Drop for Memory {
 /// mutex), in the core's allocation of the buffer.
 ///
 /// Fields drop in order: the state (the DMA mappings and the kernel
-/// mapping, all gone by release anyway) before the memory they map.
+/// mapping, all gone by release anyway) before the memory they map, and
+/// the memory before its cgroup charges are given back.
 #[pin_data]
 pub(crate) struct HeapBuffer {
     #[pin]
     state: Mutex<State>,
     memory: Memory,
-    flavour: Flavour,
+    charges: Option<KBox<Charges>>,
 }
 
 impl HeapBuffer {
-    /// Exports `memory` as a new dma-buf named after the heap `name`; its
-    /// size is the chunks' total length.
+    /// Exports `memory`, with the cgroup charges taken for it, as a new
+    /// dma-buf named after the heap `name`; its size is the chunks' total
+    /// length.
     pub(crate) fn export(
         memory: Memory,
-        flavour: Flavour,
+        charges: Option<KBox<Charges>>,
         fd_flags: u32,
         name: &'static CStr,
     ) -> Result<ARef<DmaBuf>> {
@@ -197,7 +206,7 @@ impl HeapBuffer {
         let buf = pin_init!(HeapBuffer {
             state <- new_mutex!(State { mapped: LazyKVec::new(), spare: None, vmap: None, pages: None }, "HeapBuffer::state"),
             memory,
-            flavour,
+            charges,
         });
         DmaBuf::export_rust(buf, len, fd_flags as i32, name)
     }
@@ -227,7 +236,7 @@ impl Exporter for HeapBuffer {
             Ok(mapped) => mapped,
             Err(e) => {
                 state.keep(table);
-                return Err(match self.flavour {
+                return Err(match self.memory.flavour {
                     Flavour::System => e,
                     Flavour::Cma => ENOMEM,
                 });
@@ -315,7 +324,7 @@ impl Exporter for HeapBuffer {
 
     fn mmap(&self, vma: &VmaNew) -> Result {
         let shared = vma.flags() & (flags::SHARED | flags::MAYSHARE) != 0;
-        if self.flavour == Flavour::Cma && !shared {
+        if self.memory.flavour == Flavour::Cma && !shared {
             return Err(EINVAL);
         }
         let (start, end) = (vma.start(), vma.end());
@@ -406,8 +415,8 @@ mod tests {
         }
         let len = (16 + 2 + 1) * PAGE_SIZE;
         let buf = HeapBuffer::export(
-            Memory::private(Chunks::Many(chunks)),
-            Flavour::System,
+            Memory::private(Chunks::Many(chunks), Flavour::System),
+            None,
             2,
             c"kunit",
         )?;

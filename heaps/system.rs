@@ -10,6 +10,7 @@
 //! memory is encrypted, as upstream (see `sys/pages.rs`).
 
 use super::buffer::{Chunks, Flavour, HeapBuffer, Memory};
+use super::charge::{self, Policy, Region};
 use super::kind::HeapKind;
 use crate::dma_buf::DmaBuf;
 use crate::sys::pages::{self, Chunk, Gfp, Sharing, PAGE_SIZE};
@@ -21,8 +22,9 @@ use kernel::sync::aref::ARef;
 const ORDERS: [u32; 3] = [8, 4, 0];
 
 /// The flags for a chunk of `order`: order 0 may reclaim, larger ones give
-/// up at once (a smaller order is tried instead).
-fn gfp(order: u32) -> Gfp {
+/// up at once (a smaller order is tried instead); charged to the memory
+/// cgroup when `account`.
+fn gfp(order: u32, account: bool) -> Gfp {
     let low = Gfp::HIGHUSER.with(Gfp::ZERO);
     let gfp = if order > 0 {
         low.with(Gfp::NOWARN)
@@ -32,7 +34,7 @@ fn gfp(order: u32) -> Gfp {
     } else {
         low
     };
-    if pages::mem_accounting() {
+    if account {
         gfp.with(Gfp::ACCOUNT)
     } else {
         gfp
@@ -41,7 +43,7 @@ fn gfp(order: u32) -> Gfp {
 
 /// The next chunk of a buffer with `remaining` bytes (page-aligned, not
 /// zero) left to allocate, of at most `max_order`.
-fn next_chunk(remaining: usize, max_order: u32) -> Result<Chunk> {
+fn next_chunk(remaining: usize, max_order: u32, account: bool) -> Result<Chunk> {
     // A killed task stops allocating (its memory is freed on return).
     if pages::fatal_signal_pending() {
         return Err(EINTR);
@@ -49,7 +51,7 @@ fn next_chunk(remaining: usize, max_order: u32) -> Result<Chunk> {
     ORDERS
         .iter()
         .filter(|&&o| o <= max_order && (PAGE_SIZE << o) <= remaining)
-        .find_map(|&o| Chunk::alloc_order(o, gfp(o)))
+        .find_map(|&o| Chunk::alloc_order(o, gfp(o, account)))
         .ok_or(ENOMEM)
 }
 
@@ -65,10 +67,11 @@ fn chunks_expected(len: usize) -> usize {
     n
 }
 
-/// Allocates `len` (page-aligned, not zero) bytes as chunks. A buffer that
-/// fits one chunk needs no array.
-pub(crate) fn allocate_chunks(len: usize) -> Result<Chunks> {
-    let first = next_chunk(len, ORDERS[0])?;
+/// Allocates `len` (page-aligned, not zero) bytes as chunks, charged to
+/// the memory cgroup when `account`. A buffer that fits one chunk needs
+/// no array.
+pub(crate) fn allocate_chunks(len: usize, account: bool) -> Result<Chunks> {
+    let first = next_chunk(len, ORDERS[0], account)?;
     if first.len() == len {
         return Ok(Chunks::One(first));
     }
@@ -78,7 +81,7 @@ pub(crate) fn allocate_chunks(len: usize) -> Result<Chunks> {
     let mut chunks = KVVec::with_capacity(chunks_expected(len), GFP_KERNEL)?;
     chunks.push(first, GFP_KERNEL)?;
     while remaining > 0 {
-        let chunk = next_chunk(remaining, max_order)?;
+        let chunk = next_chunk(remaining, max_order, account)?;
         remaining -= chunk.len();
         max_order = chunk.pages().trailing_zeros();
         chunks.push(chunk, GFP_KERNEL)?;
@@ -88,15 +91,30 @@ pub(crate) fn allocate_chunks(len: usize) -> Result<Chunks> {
 
 /// The heap: `system` with private pages, `system_cc_shared` with shared
 /// ones.
-pub(crate) struct SystemHeap(pub(crate) Sharing);
+pub(crate) struct SystemHeap {
+    sharing: Sharing,
+    region: Region,
+}
+
+impl SystemHeap {
+    /// The heap `name` of `sharing` pages, with its dmem region.
+    pub(crate) fn new(name: &CStr, sharing: Sharing) -> SystemHeap {
+        SystemHeap {
+            sharing,
+            region: Region::register(c"dma_heap", name, charge::system_capacity()),
+        }
+    }
+}
 
 impl HeapKind for SystemHeap {
     fn allocate(&self, name: &'static CStr, len: usize, fd_flags: u32) -> Result<ARef<DmaBuf>> {
-        let chunks = allocate_chunks(len)?;
-        let memory = match self.0 {
-            Sharing::Private => Memory::private(chunks),
-            Sharing::Shared => Memory::shared(chunks)?,
+        let policy = Policy::of(name);
+        let charges = charge::charge(&self.region, policy, false, len)?;
+        let chunks = allocate_chunks(len, policy.memcg || pages::mem_accounting())?;
+        let memory = match self.sharing {
+            Sharing::Private => Memory::private(chunks, Flavour::System),
+            Sharing::Shared => Memory::shared(chunks, Flavour::System)?,
         };
-        HeapBuffer::export(memory, Flavour::System, fd_flags, name)
+        HeapBuffer::export(memory, charges, fd_flags, name)
     }
 }

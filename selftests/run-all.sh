@@ -184,7 +184,7 @@ if make -s -C "$SRC/tools/testing/selftests/dmabuf-heaps" OUTPUT="$bin" \
 else
 	cat "$out/upstream-heaps.cc.log"; tap FAIL "compile upstream tools/testing/selftests/dmabuf-heaps"
 fi
-for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults dmabuf_stress dmabuf_vgem dmabuf_v4l2 dmabuf_fuzz dmabuf_trace dmabuf_ledger; do
+for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults dmabuf_stress dmabuf_vgem dmabuf_v4l2 dmabuf_fuzz dmabuf_trace dmabuf_ledger dmabuf_charge; do
 	if gcc -static -O2 -Wall -Werror -Wno-unused-result -pthread -I "$hdr" -o "$bin/$t" "selftests/$t.c" 2>"$out/$t.cc.log"; then
 		tap OK "compile $t (static)"
 	else
@@ -655,6 +655,25 @@ for k in $ours; do
 		tap OK "$k/ledger: the boot is clean (no misuse reported outside the test's window)"
 	else
 		tail -n 30 "$out/ledger-$k.log"; tap FAIL "$k/ledger: boot (vm-run exit $rc)"
+	fi
+done
+
+# Heap buffers charged to cgroups by a per-heap policy (issue 21;
+# selftests/dmabuf_charge.c, not in the C core): a boot without
+# mem_accounting, whose command line gives the charge parameter under
+# both its names (the suite checks that it took); the suite then sets
+# every policy at run time. Ends with the stress test charged to both.
+for k in $ours; do
+	step "$k: heap buffers charged to the dmem and memory cgroups, by policy"
+	selftests/vm-run --kernel "$k" --timeout 420 --append "dma_heap.charge=system:none dmabuf_rs.charge=system:none $(misuse_param "$k")" \
+		--put "$bin/dmabuf_charge" --put "$bin/dmabuf_stress" -- \
+		sh -c '/tmp/dmabuf_charge /tmp/dmabuf_stress | sed "s/^/charge: /"' >"$out/charge-$k.log" 2>&1
+	rc=$?
+	plan_tap "$k" charge "$out/charge-$k.log" 36
+	if [ $rc = 0 ]; then
+		tap OK "$k/charge: the boot is clean"
+	else
+		tail -n 30 "$out/charge-$k.log"; tap FAIL "$k/charge: boot (vm-run exit $rc)"
 	fi
 done
 

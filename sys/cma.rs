@@ -41,6 +41,17 @@ impl CmaArea {
         unsafe { CStr::from_char_ptr(glue::cma_get_name(self.0.as_ptr())) }
     }
 
+    /// The area's size in bytes.
+    pub(crate) fn size(&self) -> u64 {
+        // SAFETY: A valid area (type invariant).
+        unsafe { glue::cma_get_size(self.0.as_ptr()) as u64 }
+    }
+
+    /// Whether `self` and `other` are the same area.
+    pub(crate) fn is(&self, other: &CmaArea) -> bool {
+        self.0 == other.0
+    }
+
     /// Allocates `count` contiguous pages aligned to
     /// `2^min(order, CONFIG_CMA_ALIGNMENT)` pages; not zeroed.
     pub(crate) fn alloc(&self, count: usize, order: u32) -> Option<Chunk> {

@@ -8,6 +8,7 @@
 
 #include <linux/cc_platform.h>
 #include <linux/cgroup.h>
+#include <linux/cgroup_dmem.h>
 #include <linux/cma.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-fence.h>
@@ -17,6 +18,7 @@
 #include <linux/dma-resv.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
+#include <linux/memcontrol.h>
 #include <linux/mem_encrypt.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -93,6 +95,110 @@ EXPORT_SYMBOL_NS_GPL(mem_accounting, "DMA_BUF_HEAP");
  * mapping decrypted, re-encrypting) run in an ordinary guest, where they
  * change nothing. Upstream has no such parameter.
  */
+/*
+ * Which cgroup controllers a heap's buffers are charged to (issue 21):
+ * dma_heap.charge built in, dmabuf_rs.charge as a module, a list of
+ * heap:policy separated by commas, policy none, memcg, dmem or both, e.g.
+ * "system:both,default_cma_region:dmem". A heap not listed is charged as
+ * upstream charges it (nothing, or memcg for the system heaps with
+ * mem_accounting). Writable at run time: a buffer uncharges at release
+ * what it was charged at allocation (heaps/charge.rs).
+ */
+#define CHARGE_MAX_HEAPS 8
+#define CHARGE_HEAP_NAME 32
+struct charge_entry {
+	char heap[CHARGE_HEAP_NAME];
+	u32 policy;
+};
+static const char *const charge_policies[] = { "none", "memcg", "dmem", "both" };
+static DEFINE_SPINLOCK(charge_lock);
+static struct charge_entry charge_table[CHARGE_MAX_HEAPS];
+static unsigned int charge_count;
+
+/*
+ * Built in, this runs while the command line is parsed, before the slab
+ * allocator exists: the copy to cut up is on the stack.
+ */
+static int charge_set(const char *val, const struct kernel_param *kp)
+{
+	struct charge_entry table[CHARGE_MAX_HEAPS] = {};
+	char copy[CHARGE_MAX_HEAPS * (CHARGE_HEAP_NAME + 6)];
+	char *rest, *item;
+	unsigned int n = 0;
+
+	if (strscpy(copy, val) < 0)
+		goto invalid;
+	/* Trimmed (sysfs writes end in a newline); empty is the empty list. */
+	rest = strim(copy);
+	if (!*rest)
+		rest = NULL;
+	while ((item = strsep(&rest, ","))) {
+		char *policy = strchr(item, ':');
+		int p;
+
+		if (!policy || policy == item || n == CHARGE_MAX_HEAPS ||
+		    policy - item >= CHARGE_HEAP_NAME)
+			goto invalid;
+		*policy++ = '\0';
+		p = match_string(charge_policies, ARRAY_SIZE(charge_policies), policy);
+		if (p < 0)
+			goto invalid;
+		strscpy(table[n].heap, item);
+		table[n++].policy = p;
+	}
+	spin_lock(&charge_lock);
+	memcpy(charge_table, table, sizeof(table));
+	WRITE_ONCE(charge_count, n);
+	spin_unlock(&charge_lock);
+	return 0;
+
+invalid:
+	pr_warn("dma_heap: charge: expected heap:none|memcg|dmem|both[,...] (at most %d heaps, names under %d bytes)\n",
+		CHARGE_MAX_HEAPS, CHARGE_HEAP_NAME);
+	return -EINVAL;
+}
+
+static int charge_get(char *buf, const struct kernel_param *kp)
+{
+	unsigned int i;
+	int len = 0;
+
+	spin_lock(&charge_lock);
+	for (i = 0; i < charge_count; i++)
+		len += scnprintf(buf + len, PAGE_SIZE - len, "%s%s:%s", i ? "," : "",
+				 charge_table[i].heap, charge_policies[charge_table[i].policy]);
+	spin_unlock(&charge_lock);
+	return len + scnprintf(buf + len, PAGE_SIZE - len, "\n");
+}
+
+static const struct kernel_param_ops charge_ops = {
+	.set = charge_set,
+	.get = charge_get,
+};
+module_param_cb(charge, &charge_ops, NULL, 0644);
+MODULE_PARM_DESC(charge,
+		 "Charge heaps' buffers to cgroups: heap:none|memcg|dmem|both[,...] (default: none listed).");
+
+/* The policy of the heap @heap (0 none, 1 memcg, 2 dmem, 3 both). */
+u32 dmabuf_rs_charge_policy(const char *heap)
+{
+	unsigned int i;
+	u32 policy = 0;
+
+	/* The default, nothing listed: one load on every ALLOC. */
+	if (!READ_ONCE(charge_count))
+		return 0;
+	spin_lock(&charge_lock);
+	for (i = 0; i < charge_count; i++) {
+		if (!strcmp(charge_table[i].heap, heap)) {
+			policy = charge_table[i].policy;
+			break;
+		}
+	}
+	spin_unlock(&charge_lock);
+	return policy;
+}
+
 #if IS_ENABLED(CONFIG_DMABUF_HEAPS_SYSTEM_CC_SHARED) && IS_ENABLED(CONFIG_DMABUF_DEBUG)
 static bool cc_shared_heap_unencrypted;
 module_param(cc_shared_heap_unencrypted, bool, 0444);
@@ -413,6 +519,76 @@ void dmabuf_rs_module_put(struct module *module)
 bool dmabuf_rs_mem_accounting(void)
 {
 	return READ_ONCE(mem_accounting);
+}
+
+/*
+ * The dmem controller (include/linux/cgroup_dmem.h): without
+ * CONFIG_CGROUP_DMEM its functions are inline stubs (no region, every
+ * charge succeeds and charges nothing), hence these wrappers.
+ */
+struct dmem_cgroup_region *dmabuf_rs_dmem_register(u64 size, const char *kind,
+						   const char *name)
+{
+	struct dmem_cgroup_init init = { .size = size };
+
+	return dmem_cgroup_register_region(&init, "%s/%s", kind, name);
+}
+
+void dmabuf_rs_dmem_unregister(struct dmem_cgroup_region *region)
+{
+	dmem_cgroup_unregister_region(region);
+}
+
+int dmabuf_rs_dmem_try_charge(struct dmem_cgroup_region *region, u64 size,
+			      struct dmem_cgroup_pool_state **pool)
+{
+	return dmem_cgroup_try_charge(region, size, pool, NULL);
+}
+
+void dmabuf_rs_dmem_uncharge(struct dmem_cgroup_pool_state *pool, u64 size)
+{
+	dmem_cgroup_uncharge(pool, size);
+}
+
+/* Bytes of the page allocator, the system heaps' dmem capacity. */
+u64 dmabuf_rs_total_ram(void)
+{
+	return (u64)totalram_pages() << PAGE_SHIFT;
+}
+
+/*
+ * Charges @size bytes to the calling task's memory cgroup as kernel
+ * memory (memory.current, "kernel" in memory.stat), as __GFP_ACCOUNT
+ * charges the system heap's pages: the cgroup's object (with a reference
+ * the uncharge drops), NULL when kernel memory is not accounted, or
+ * ERR_PTR(-ENOMEM) at the cgroup's limit.
+ */
+struct obj_cgroup *dmabuf_rs_memcg_charge(size_t size)
+{
+#ifdef CONFIG_MEMCG
+	struct obj_cgroup *objcg;
+
+	if (!memcg_kmem_online())
+		return NULL;
+	objcg = get_obj_cgroup_from_current();
+	if (!objcg)
+		return NULL;
+	if (obj_cgroup_charge(objcg, GFP_KERNEL, size)) {
+		obj_cgroup_put(objcg);
+		return ERR_PTR(-ENOMEM);
+	}
+	return objcg;
+#else
+	return NULL;
+#endif
+}
+
+void dmabuf_rs_memcg_uncharge(struct obj_cgroup *objcg, size_t size)
+{
+#ifdef CONFIG_MEMCG
+	obj_cgroup_uncharge(objcg, size);
+	obj_cgroup_put(objcg);
+#endif
 }
 
 #if IS_ENABLED(CONFIG_DMABUF_HEAPS_SYSTEM_CC_SHARED)

@@ -7,6 +7,9 @@
 #include <linux/poll.h>
 
 struct cma;
+struct dmem_cgroup_pool_state;
+struct dmem_cgroup_region;
+struct obj_cgroup;
 
 struct dmabuf_rs_owner;
 
@@ -57,6 +60,16 @@ int dmabuf_rs_dma_coerce_mask_64(struct device *dev);
 bool dmabuf_rs_fatal_signal_pending(void);
 unsigned int dmabuf_rs_cma_alignment(void);
 bool dmabuf_rs_mem_accounting(void);
+u32 dmabuf_rs_charge_policy(const char *heap);
+struct dmem_cgroup_region *dmabuf_rs_dmem_register(u64 size, const char *kind,
+						   const char *name);
+void dmabuf_rs_dmem_unregister(struct dmem_cgroup_region *region);
+int dmabuf_rs_dmem_try_charge(struct dmem_cgroup_region *region, u64 size,
+			      struct dmem_cgroup_pool_state **pool);
+void dmabuf_rs_dmem_uncharge(struct dmem_cgroup_pool_state *pool, u64 size);
+u64 dmabuf_rs_total_ram(void);
+struct obj_cgroup *dmabuf_rs_memcg_charge(size_t size);
+void dmabuf_rs_memcg_uncharge(struct obj_cgroup *objcg, size_t size);
 bool dmabuf_rs_cc_shared_heap(void);
 #ifndef CONFIG_MODULE_UNLOAD
 bool dmabuf_rs_try_module_get(struct module *module);
