@@ -33,6 +33,7 @@
 #include <unistd.h>
 #include "heap.h"
 #include "memcg.h"
+#include "failnth.h"
 #include "tap.h"
 
 #define CG "/sys/fs/cgroup"
@@ -410,18 +411,12 @@ static void follows_buffer(void)
 static void faults(void)
 {
 	static const char *const heaps[] = { "system", CMA_HEAP };
-	const char *dbg = "/sys/kernel/debug";
-	char path[128];
 	int nth = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
 
-	snprintf(path, sizeof(path), "%s/failslab/ignore-gfp-wait", dbg);
-	write_file(path, "N");
-	snprintf(path, sizeof(path), "%s/fail_page_alloc/ignore-gfp-wait", dbg);
-	write_file(path, "N");
-	snprintf(path, sizeof(path), "%s/failslab/verbose", dbg);
-	write_file(path, "0");
-	snprintf(path, sizeof(path), "%s/fail_page_alloc/verbose", dbg);
-	write_file(path, "0");
+	if (fail_nth_setup() && nth >= 0) {
+		close(nth);
+		nth = -1;
+	}
 	set_policy("system:both," CMA_HEAP ":both");
 	for (int h = 0; h < 2; h++) {
 		const char *r = region_of(heaps[h]);

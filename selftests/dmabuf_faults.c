@@ -37,6 +37,7 @@
 #include "kmod/dmabuf_test.h"
 #include "heap.h"
 #include "memcg.h"
+#include "failnth.h"
 #include "tap.h"
 
 #define MAX_POINTS 2000
@@ -272,29 +273,6 @@ static int clean_errno(int e)
 	return e == ENOMEM || e == EFAULT || e == EINTR || e == ENOSPC || e == ENOBUFS;
 }
 
-static const char *dbg = "/sys/kernel/debug";
-
-static int setup(void)
-{
-	char path[128];
-	const char *attrs[] = { "failslab", "fail_page_alloc", "fail_usercopy" };
-
-	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s/verbose", dbg, attrs[i]);
-		if (write_file(path, "0"))
-			return -1;
-	}
-	snprintf(path, sizeof(path), "%s/failslab/ignore-gfp-wait", dbg);
-	write_file(path, "N");
-	snprintf(path, sizeof(path), "%s/fail_page_alloc/ignore-gfp-wait", dbg);
-	write_file(path, "N");
-	snprintf(path, sizeof(path), "%s/fail_page_alloc/ignore-gfp-highmem", dbg);
-	write_file(path, "N");
-	snprintf(path, sizeof(path), "%s/fail_page_alloc/min-order", dbg);
-	write_file(path, "0");
-	return 0;
-}
-
 int main(void)
 {
 	long refs0, cma0, refs1, cma1, pages0, pages1;
@@ -303,7 +281,7 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("TAP version 13\n");
 	nth_fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
-	if (nth_fd < 0 || setup()) {
+	if (nth_fd < 0 || fail_nth_setup()) {
 		printf("1..0 # SKIP no fault injection (CONFIG_FAULT_INJECTION, FAILSLAB, FAIL_PAGE_ALLOC, FAULT_INJECTION_USERCOPY, FAULT_INJECTION_DEBUG_FS)\n");
 		return 0;
 	}
