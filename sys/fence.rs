@@ -45,11 +45,23 @@ unsafe impl AlwaysRefCounted for Fence {
 
 /// Mirror of `struct dma_fence_unwrap` (its size is checked in glue.c).
 #[repr(C)]
-#[derive(Default)]
 pub(crate) struct UnwrapCursor {
     chain: *mut bindings::dma_fence,
     array: *mut bindings::dma_fence,
     index: u32,
+}
+
+impl UnwrapCursor {
+    /// A cursor before its first use (`dma_fence_unwrap_first` fills it).
+    /// Not `#[derive(Default)]`: raw pointers implement `Default` only
+    /// from Rust 1.88, and 7.3 builds with 1.85.
+    const fn new() -> UnwrapCursor {
+        UnwrapCursor {
+            chain: core::ptr::null_mut(),
+            array: core::ptr::null_mut(),
+            index: 0,
+        }
+    }
 }
 
 impl Fence {
@@ -95,7 +107,7 @@ impl Fence {
     /// Calls `f` on every leaf fence of this (possibly array or chain) fence.
     #[inline(always)]
     pub(crate) fn for_each_unwrapped(&self, mut f: impl FnMut(&Fence)) {
-        let mut cursor = UnwrapCursor::default();
+        let mut cursor = UnwrapCursor::new();
         // SAFETY: The fence is valid; the cursor is ours.
         let mut leaf = unsafe { glue::dma_fence_unwrap_first(self.as_raw(), &mut cursor) };
         while !leaf.is_null() {
