@@ -12,11 +12,14 @@
 #   distro      x86_64_defconfig with networking, BPF (and BTF) and io_uring, the
 #               Rust core built in, no debug options (make distro)
 #   stock-distro the same with upstream's C core
+#   bench-matched, stock-bench-matched  bench and stock-bench built with
+#               the rustc whose LLVM is clang's ($MATCHED_RUST) and
+#               CONFIG_RUST_INLINE_HELPERS (make bench BENCH_TOOLCHAIN=matched)
 # A second run rebuilds only what changed. Prints the build directory.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-flavor=${1:?usage: build-kernel.sh test|test-builtin|stock-test|bench|stock-bench|kcsan|kcfi|distro|stock-distro}
+flavor=${1:?usage: build-kernel.sh test|test-builtin|stock-test|bench|stock-bench|kcsan|kcfi|distro|stock-distro|bench-matched|stock-bench-matched}
 # seed: a flavour whose configuration differs only in the dma-buf options;
 # a first build starts from a copy of its tree (see below). start: the
 # configuration the fragments are merged into.
@@ -31,6 +34,8 @@ kcsan) frags="base kcsan ours" ;;
 kcfi) frags="base debug builtin kcfi" seed=test-builtin ;;
 distro) frags="distro builtin" start=defconfig ;;
 stock-distro) frags="distro stock" start=defconfig seed=distro ;;
+bench-matched) frags="base ours inline" seed=bench ;;
+stock-bench-matched) frags="base stock inline" seed=stock-bench ;;
 *) die "unknown kernel flavour '$flavor'" ;;
 esac
 
@@ -62,7 +67,8 @@ if [ -n "$seed" ] && [ ! -f "$O/.config" ] && [ -f "$CACHE/build-$seed/vmlinux" 
 	mv "$O.tmp" "$O"
 fi
 mkdir -p "$O"
-mk() { make -C "$SRC" O="$O" LLVM=$LLVM_SUFFIX "$@"; }
+rust_args=$(rust_make_args "$flavor")
+mk() { make -C "$SRC" O="$O" LLVM=$LLVM_SUFFIX $rust_args "$@"; }
 
 cfg_hash=$(cd "$REPO/scripts/config" && { cat $(for f in $frags; do echo $f.config; done); [ "$start" = tinyconfig ] || echo "$start"; } | sha256sum | cut -c1-16)
 if [ "$(cat "$O/.dmabuf-rs-config" 2>/dev/null)" != "$cfg_hash" ] || [ ! -f "$O/.config" ]; then

@@ -10,7 +10,7 @@ src=$CACHE/kmod-src-$kernel
 mkdir -p "$src" "$CACHE/kmod-$kernel"
 rsync -r --checksum --delete --exclude='*.o' --exclude='*.ko' --exclude='.*' --exclude='*.mod*' \
 	--exclude='modules.order' --exclude='Module.symvers' "$REPO/selftests/kmod/" "$src/"
-make -s -C "$O" LLVM=$LLVM_SUFFIX M="$src" modules >"$src/build.log" 2>&1 || {
+make -s -C "$O" LLVM=$LLVM_SUFFIX $(rust_make_args "$kernel") M="$src" modules >"$src/build.log" 2>&1 || {
 	cat "$src/build.log" >&2
 	die "building the test modules for $kernel failed"
 }

@@ -19,7 +19,10 @@
 # BENCH_OUT (results folder), BENCH_SKIP_BUILD=1 (boot the kernels as last
 # built, without taking the build lock), BENCH_NOTE (a line for meta.txt),
 # BENCH_APPEND (kernel parameters for the `bench` kernel's boots only, e.g.
-# "dmabuf_rs.debug_misuse=1" to price the ledger's misuse detector).
+# "dmabuf_rs.debug_misuse=1" to price the ledger's misuse detector),
+# BENCH_TOOLCHAIN (default, or matched: the pair built with the rustc whose
+# LLVM is clang's and CONFIG_RUST_INLINE_HELPERS, the kernels
+# stock-bench-matched and bench-matched, reported under the usual names).
 # It asserts nothing about speed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,7 +46,12 @@ append_for() { # MODE
 		echo "clocksource=tsc tsc=reliable tsc_early_khz=$host_tsc_khz"
 	fi
 }
-kernels="stock-bench bench"
+case ${BENCH_TOOLCHAIN:-default} in
+default) sfx="" ;;
+matched) sfx=-matched ;;
+*) die "BENCH_TOOLCHAIN is default or matched, not '$BENCH_TOOLCHAIN'" ;;
+esac
+kernels="stock-bench$sfx bench$sfx"
 
 step() { printf '[bench] %s\n' "$*" >&2; }
 t_start=$(date +%s)
@@ -72,12 +80,12 @@ for k in $kernels; do
 	}
 	[ -f "$CACHE/kmod-$k/dmabuf_bench.ko" ] ||
 		die "no dmabuf_bench.ko for $k in $CACHE/kmod-$k (is it in selftests/kmod/Kbuild?)"
-	cp "$CACHE/build-$k/.config" "$out/config-$k"
+	cp "$CACHE/build-$k/.config" "$out/config-${k%-matched}"
 done
 t_built=$(date +%s)
 
 # 2. One static program for both kernels, against the installed uapi headers.
-hdr=$CACHE/build-stock-bench/usr-headers/include
+hdr=$CACHE/build-stock-bench$sfx/usr-headers/include
 step "compiling selftests/bench/dmabuf-bench.c (static, -O2)"
 gcc -static -O2 -Wall -Werror -Wno-unused-result -pthread -I "$hdr" \
 	-o "$out/dmabuf-bench" selftests/bench/dmabuf-bench.c 2>"$out/logs/cc.log" || {
@@ -106,6 +114,7 @@ step "host TSC: $host_tsc_khz kHz (given to the wall-time guests as tsc_early_kh
 	echo "boots: $boots per kernel and mode; batches: $batches per row; modes: $modes"
 	echo "kernel command line added: icount: $(append_for icount); wall: $(append_for wall)"
 	[ -z "${BENCH_APPEND:-}" ] || echo "bench kernel only: $BENCH_APPEND"
+	[ -z "$sfx" ] || echo "toolchain: rustc $MATCHED_RUST (LLVM $(rustc +"$MATCHED_RUST" --version --verbose | sed -n 's/^LLVM version: //p')) and CONFIG_RUST_INLINE_HELPERS=y (kernels $kernels)"
 } >"$out/meta.txt"
 diff -u "$out/config-stock-bench" "$out/config-bench" >"$out/config.diff" || true
 
@@ -122,14 +131,16 @@ for mode in $modes; do
 	for b in $(seq 1 "$boots"); do
 		for k in $kernels; do
 			n=$((n + 1))
-			log=$out/logs/$mode-$k-$b.log
+			# The name the results and the report use.
+			name=${k%-matched}
+			log=$out/logs/$mode-$name-$b.log
 			step "[$n/$total] $mode: $k, boot $b of $boots"
 			t0=$(date +%s)
 			set +e
 			extra=""
-			[ "$k" = bench ] && extra=${BENCH_APPEND:+ $BENCH_APPEND}
+			[ "$name" = bench ] && extra=${BENCH_APPEND:+ $BENCH_APPEND}
 			selftests/vm-run --kernel "$k" "${flag[@]}" --timeout 1200 --append "$(append_for "$mode")$extra" \
-				--qemu-cmdline "$out/qemu-$k-$mode.cmdline" \
+				--qemu-cmdline "$out/qemu-$name-$mode.cmdline" \
 				--put "$here/guest-bench.sh" --put "$out/dmabuf-bench" \
 				-- sh /tmp/guest-bench.sh "$mode" --batches "$batches" 2>&1 |
 				tr -d '\r' | tee "$log" |
@@ -142,14 +153,14 @@ for mode in $modes; do
 				step "  this boot failed (vm-run exit $rc); its rows are left out. Last lines:"
 				tail -n 15 "$log" >&2
 			fi
-			awk -F, -v m="$mode" -v k="$k" -v b="$b" 'BEGIN { OFS = "," }
+			awk -F, -v m="$mode" -v k="$name" -v b="$b" 'BEGIN { OFS = "," }
 				$1 == "R" && NF == 7 { print m, $2, $3, $4, k, b, $5, $6, $7, ($6 > 0 ? $7 / $6 : "") }' \
 				"$log" >>"$out/results.csv"
-			awk -F, -v m="$mode" -v k="$k" -v b="$b" 'BEGIN { OFS = "," }
+			awk -F, -v m="$mode" -v k="$name" -v b="$b" 'BEGIN { OFS = "," }
 				$1 == "I" { sub(/^I,/, ""); print m, k, b, $0 }' "$log" >>"$out/info.csv"
-			awk -F, -v k="$k" -v b="$b" 'BEGIN { OFS = "," }
+			awk -F, -v k="$name" -v b="$b" 'BEGIN { OFS = "," }
 				$1 == "M" { print k, b, $2, $3, $4, $5 }' "$log" >>"$out/footprint.csv"
-			grep '^E,' "$log" | sed "s/^/$mode $k boot $b: /" >>"$out/errors.txt" || true
+			grep '^E,' "$log" | sed "s/^/$mode $name boot $b: /" >>"$out/errors.txt" || true
 		done
 	done
 done
