@@ -4,7 +4,7 @@
  * (issue 21; heaps/charge.rs), not in the C core: the charge parameter
  * (dma_heap.charge built in, dmabuf_rs.charge as a module), the heaps'
  * dmem regions (cma/<area>, dma_heap/system), each policy on each heap
- * with exact byte counts, dmem.max, a charge that stays with the
+ * with exact byte counts, dmem.max and memory.max, a charge that stays with the
  * allocating cgroup when the fd moves to another cgroup or the cgroup is
  * removed, injected allocation faults, and the stress test with charging
  * on. Boot without mem_accounting (it would charge the system heap to
@@ -308,6 +308,37 @@ static void limits(void)
 		close(fd);
 		dmem_set_max("charge-a", r, "max");
 	}
+	/*
+	 * memory.max: a CMA ALLOC charged to memcg over it is ENOMEM, with
+	 * no CMA page taken (1 MiB is a costly order: no OOM kill, as for a
+	 * system-heap chunk of that order).
+	 */
+	set_policy(CMA_HEAP ":memcg");
+	{
+		char path[160], val[32];
+		long free0, free1, cur;
+		int fd, err;
+		FILE *f;
+
+		snprintf(path, sizeof(path), CG "/charge-a/memory.current");
+		f = fopen(path, "r");
+		cur = f && fscanf(f, "%ld", &cur) == 1 ? cur : -1;
+		if (f)
+			fclose(f);
+		snprintf(val, sizeof(val), "%ld", cur + (256 << 10));
+		write_file(CG "/charge-a/memory.max", val);
+		free0 = cma_free();
+		errno = 0;
+		fd = heap_alloc(CMA_HEAP, MIB);
+		err = errno;
+		free1 = cma_free();
+		write_file(CG "/charge-a/memory.max", "max");
+		result(cur > 0 && fd < 0 && err == ENOMEM && free1 == free0,
+		       "default_cma_region: memcg: an ALLOC over memory.max is ENOMEM (%s) and takes no CMA page (CmaFree %ld -> %ld)",
+		       strerror(err), free0, free1);
+		if (fd >= 0)
+			close(fd);
+	}
 	set_policy("");
 }
 
@@ -537,7 +568,7 @@ int main(int argc, char **argv)
 		printf("1..0 # SKIP no dmem controller in cgroup2 (CONFIG_CGROUP_DMEM)\n");
 		return 0;
 	}
-	printf("1..%d\n", argc > 1 ? 36 : 34);
+	printf("1..%d\n", argc > 1 ? 37 : 35);
 
 	/* make check boots with dma_heap.charge=system:none (dmabuf_rs. as a module). */
 	get_policy(val, sizeof(val));

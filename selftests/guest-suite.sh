@@ -110,6 +110,9 @@ case $only in *" c_heap "*) run_tap c_heap /tmp/dmabuf_kapi c-heap ;; esac
 # The heaps' CPU-access syncs through bounced mappings (the boot must have
 # swiotlb=force; make check runs it in its export-error boot).
 case $only in *" bounce "*) run_tap bounce /tmp/dmabuf_kapi bounce ;; esac
+# The heaps' cgroup charges by policy (the boot must give the charge
+# parameter system:none; make check runs it in a boot of its own).
+case $only in *" charge "*) run_tap charge /tmp/dmabuf_charge /tmp/dmabuf_stress ;; esac
 # And the calls that WARN on purpose (dma_buf_export with bad info, a
 # failing vmap, begin_cpu_access of NULL; inside the expected-warnings
 # window), their results as data lines.

@@ -669,7 +669,7 @@ for k in $ours; do
 		--put "$bin/dmabuf_charge" --put "$bin/dmabuf_stress" -- \
 		sh -c '/tmp/dmabuf_charge /tmp/dmabuf_stress | sed "s/^/charge: /"' >"$out/charge-$k.log" 2>&1
 	rc=$?
-	plan_tap "$k" charge "$out/charge-$k.log" 36
+	plan_tap "$k" charge "$out/charge-$k.log" 37
 	if [ $rc = 0 ]; then
 		tap OK "$k/charge: the boot is clean"
 	else
