@@ -50,6 +50,12 @@ kunit:
 distro:
 	@bash selftests/distro.sh
 
+# Upstream's iommufd selftest (its dma-buf import, revocation included)
+# on the Rust core and the C core; not part of check yet (see
+# selftests/iommufd.sh).
+iommufd:
+	@bash selftests/iommufd.sh
+
 # The configurations Kconfig offers around the core, each linked, and a
 # kCFI kernel booted with the suites; not part of check (see
 # scripts/configs.sh).
@@ -62,5 +68,5 @@ configs:
 mutants:
 	@bash scripts/mutants.sh
 
-.PHONY: modules clean check run bench fuzz stress kunit distro configs mutants
+.PHONY: modules clean check run bench fuzz stress kunit distro configs mutants iommufd
 endif

@@ -12,6 +12,8 @@
 #   distro      x86_64_defconfig with networking, BPF (and BTF) and io_uring, the
 #               Rust core built in, no debug options (make distro)
 #   stock-distro the same with upstream's C core
+#   test-iommufd, stock-test-iommufd  test and stock-test with iommufd and
+#               its selftest hooks (make iommufd)
 #   bench-matched, stock-bench-matched  bench and stock-bench built with
 #               the rustc whose LLVM is clang's ($MATCHED_RUST) and
 #               CONFIG_RUST_INLINE_HELPERS (make bench BENCH_TOOLCHAIN=matched)
@@ -19,7 +21,7 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-flavor=${1:?usage: build-kernel.sh test|test-builtin|stock-test|bench|stock-bench|kcsan|kcfi|distro|stock-distro|bench-matched|stock-bench-matched}
+flavor=${1:?usage: build-kernel.sh test|test-builtin|stock-test|bench|stock-bench|kcsan|kcfi|distro|stock-distro|bench-matched|stock-bench-matched|test-iommufd|stock-test-iommufd}
 # seed: a flavour whose configuration differs only in the dma-buf options;
 # a first build starts from a copy of its tree (see below). start: the
 # configuration the fragments are merged into.
@@ -34,6 +36,8 @@ kcsan) frags="base kcsan ours" ;;
 kcfi) frags="base debug builtin kcfi" seed=test-builtin ;;
 distro) frags="distro builtin" start=defconfig ;;
 stock-distro) frags="distro stock" start=defconfig seed=distro ;;
+test-iommufd) frags="base debug ours iommufd" seed=test ;;
+stock-test-iommufd) frags="base debug stock iommufd" seed=stock-test ;;
 bench-matched) frags="base ours inline" seed=bench ;;
 stock-bench-matched) frags="base stock inline" seed=stock-bench ;;
 *) die "unknown kernel flavour '$flavor'" ;;

@@ -10,7 +10,7 @@ set -euo pipefail
 
 PKGS="clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev libssl-dev
 cpio qemu-system-x86 busybox-static kmod rsync python3 xz-utils zstd gcc make libc6-dev
-dwarves libbpf-dev zlib1g-dev libzstd-dev"
+dwarves libbpf-dev zlib1g-dev libzstd-dev libcap-dev"
 
 need_pkgs=""
 for p in $PKGS; do
