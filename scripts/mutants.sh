@@ -16,7 +16,7 @@
 #           upstream_heaps, fuzz, stress, c_heap, ledger, export_errors,
 #           bounce, charge)
 #   Boot: kernel parameters the suites need (bounce: swiotlb=force;
-#         charge: dmabuf_rs.charge=system:none); the
+#         charge: dmabuf_rs.charge=system:none dmabuf_rs.mem_accounting=0); the
 #         unmutated module runs those suites once with them too
 #   Equivalent: why no test can see it (then it is not run)
 # Results are kept per mutant and crate version in $CACHE/mutants/res,

@@ -7,8 +7,8 @@
  * with exact byte counts, dmem.max and memory.max, a charge that stays with the
  * allocating cgroup when the fd moves to another cgroup or the cgroup is
  * removed, injected allocation faults, and the stress test with charging
- * on. Boot without mem_accounting (it would charge the system heap to
- * memcg under every policy).
+ * on. Boot without mem_accounting: with it the system heap is charged to
+ * memcg under every policy, which the suite then expects.
  *
  *   dmabuf_charge [STRESS]   TAP; STRESS is the path of dmabuf_stress,
  *                            run 10 s with every heap charged to both.
@@ -239,6 +239,21 @@ static unsigned long long owners_cgroup(unsigned long long ino)
 	return cg;
 }
 
+/* Whether the heap parameter mem_accounting is on (either name). */
+static int mem_accounting(void)
+{
+	char c = 'N';
+	FILE *f = fopen("/sys/module/dma_heap/parameters/mem_accounting", "r");
+
+	if (!f)
+		f = fopen("/sys/module/dmabuf_rs/parameters/mem_accounting", "r");
+	if (f) {
+		c = fgetc(f);
+		fclose(f);
+	}
+	return c == 'Y';
+}
+
 /* Each policy on each heap: what an ALLOC charges, and its close gives back. */
 static void policies(void)
 {
@@ -252,7 +267,8 @@ static void policies(void)
 			char val[64];
 			long m0, m1, m2;
 			long long d0, d1, d2;
-			int fd, memcg = p & 1, dmem = p & 2;
+			/* mem_accounting charges the system heap to memcg whatever its policy. */
+			int fd, memcg = (p & 1) || (!h && mem_accounting()), dmem = p & 2;
 
 			snprintf(val, sizeof(val), "%s:%s", heaps[h], pols[p]);
 			set_policy(val);
