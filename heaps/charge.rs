@@ -29,7 +29,7 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 /// What a heap's buffers are charged to.
-#[derive(Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Clone, Copy)]
 pub(crate) struct Policy {
     /// The memory cgroup.
     pub(crate) memcg: bool,
@@ -50,7 +50,7 @@ impl Policy {
 }
 
 /// A heap's dmem region, if the kernel has the controller.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct Region(Option<Arc<DmemRegion>>);
 
 impl Region {
@@ -84,21 +84,16 @@ pub(crate) struct Charges {
 }
 
 /// Charges a new buffer of `len` bytes by `policy`: to `region` for dmem,
-/// and, for memcg, explicitly when `memcg_explicit` (the heap's pages do
-/// not carry the charge themselves, as `__GFP_ACCOUNT` pages do). `None`
-/// when nothing was charged. `EAGAIN` at a `dmem.max`, `ENOMEM` at a
-/// memory cgroup's limit; nothing stays charged on an error.
-pub(crate) fn charge(
-    region: &Region,
-    policy: Policy,
-    memcg_explicit: bool,
-    len: usize,
-) -> Result<Option<KBox<Charges>>> {
+/// and its size to the memory cgroup for memcg (a heap whose pages carry
+/// their memcg charge, `__GFP_ACCOUNT`, passes a policy without memcg).
+/// `None` when nothing was charged. `EAGAIN` at a `dmem.max`, `ENOMEM` at
+/// a memory cgroup's limit; nothing stays charged on an error.
+pub(crate) fn charge(region: &Region, policy: Policy, len: usize) -> Result<Option<KBox<Charges>>> {
     let dmem = match (&region.0, policy.dmem) {
         (Some(r), true) => Some(r.try_charge(len as u64)?),
         _ => None,
     };
-    let memcg = if policy.memcg && memcg_explicit {
+    let memcg = if policy.memcg {
         MemcgCharge::charge_current(len)?
     } else {
         None
@@ -113,9 +108,4 @@ pub(crate) fn charge(
         },
         GFP_KERNEL,
     )?))
-}
-
-/// The capacity of a system heap's region: the page allocator's memory.
-pub(crate) fn system_capacity() -> u64 {
-    cgroup::total_ram()
 }

@@ -21,7 +21,7 @@ pub(crate) struct CmaHeap {
 impl HeapKind for CmaHeap {
     fn allocate(&self, name: &'static CStr, len: usize, fd_flags: u32) -> Result<ARef<DmaBuf>> {
         // Charged first: a refused charge takes no CMA pages.
-        let charges = charge::charge(&self.region, Policy::of(name), true, len)?;
+        let charges = charge::charge(&self.region, Policy::of(name), len)?;
         let pages = len / PAGE_SIZE;
         // Align to the allocation's order (capped by CONFIG_CMA_ALIGNMENT).
         let order = pages.next_power_of_two().trailing_zeros();

@@ -13,6 +13,7 @@ use super::buffer::{Chunks, Flavour, HeapBuffer, Memory};
 use super::charge::{self, Policy, Region};
 use super::kind::HeapKind;
 use crate::dma_buf::DmaBuf;
+use crate::sys::cgroup;
 use crate::sys::pages::{self, Chunk, Gfp, Sharing, PAGE_SIZE};
 use kernel::alloc::KVVec;
 use kernel::prelude::*;
@@ -101,7 +102,8 @@ impl SystemHeap {
     pub(crate) fn new(name: &CStr, sharing: Sharing) -> SystemHeap {
         SystemHeap {
             sharing,
-            region: Region::register(c"dma_heap", name, charge::system_capacity()),
+            // The page allocator's memory is the region's capacity.
+            region: Region::register(c"dma_heap", name, cgroup::total_ram()),
         }
     }
 }
@@ -109,7 +111,13 @@ impl SystemHeap {
 impl HeapKind for SystemHeap {
     fn allocate(&self, name: &'static CStr, len: usize, fd_flags: u32) -> Result<ARef<DmaBuf>> {
         let policy = Policy::of(name);
-        let charges = charge::charge(&self.region, policy, false, len)?;
+        // The pages carry their memcg charge (`__GFP_ACCOUNT`): only dmem
+        // is charged apart.
+        let apart = Policy {
+            memcg: false,
+            ..policy
+        };
+        let charges = charge::charge(&self.region, apart, len)?;
         let chunks = allocate_chunks(len, policy.memcg || pages::mem_accounting())?;
         let memory = match self.sharing {
             Sharing::Private => Memory::private(chunks, Flavour::System),

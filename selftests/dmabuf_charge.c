@@ -46,16 +46,24 @@
 static const char *param;
 static char cma_region[64];
 static const char *sys_region = "dma_heap/system";
+#define PHASE_S 60
 static const char *volatile waiting = "the test";
 
 static void timed_out(int sig)
 {
 	char msg[256];
-	int n = snprintf(msg, sizeof(msg), "not ok - timed out (300 s) waiting for %s\n", waiting);
+	int n = snprintf(msg, sizeof(msg), "not ok - timed out (%d s) waiting for %s\n", PHASE_S, waiting);
 
 	(void)sig;
 	write(1, msg, n);
 	_exit(1);
+}
+
+/* Each phase has PHASE_S seconds (the longest, the stress test, takes 15). */
+static void wait_for(const char *what)
+{
+	waiting = what;
+	alarm(PHASE_S);
 }
 
 /* Sets the charge parameter; 0, or -errno of the write. */
@@ -390,7 +398,7 @@ static void follows_buffer(void)
 	}
 	send_fd(sv[0], fd);
 	close(fd);
-	waiting = "the other process to receive the fd";
+	wait_for("the other process to receive the fd");
 	{
 		char c;
 
@@ -428,7 +436,7 @@ static void follows_buffer(void)
 		send_fd(sv[1], f2);
 		_exit(f1 >= 0 && f2 >= 0 ? 0 : 1);
 	}
-	waiting = "the allocating process";
+	wait_for("the allocating process");
 	{
 		int f1 = recv_fd(sv[0]), f2 = recv_fd(sv[0]), removed;
 		long long pc, ps;
@@ -520,7 +528,7 @@ static void stress(const char *prog)
 	d0c = 0;
 	d0s = 0;
 	m0 = memcg_heap_bytes("charge-s");
-	waiting = "dmabuf_stress (10 s)";
+	wait_for("dmabuf_stress (10 s)");
 	pid = fork();
 	if (pid == 0) {
 		int log = open("/tmp/charge-stress.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -566,7 +574,7 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGALRM, timed_out);
-	alarm(300);
+	wait_for("the set-up");
 	printf("TAP version 13\n");
 	param = "/sys/module/dma_heap/parameters/charge";
 	if (access(param, R_OK))
@@ -617,13 +625,13 @@ int main(int argc, char **argv)
 		result(!strcmp(val, "system:memcg," CMA_HEAP ":both"), "a policy list reads back as written (\"%s\")", val);
 		set_policy("");
 	}
-	waiting = "the policies";
+	wait_for("the policies");
 	policies();
-	waiting = "dmem.max";
+	wait_for("dmem.max");
 	limits();
-	waiting = "the charge's owner";
+	wait_for("the charge's owner");
 	follows_buffer();
-	waiting = "the fault injection";
+	wait_for("the fault injection");
 	faults();
 	if (argc > 1)
 		stress(argv[1]);

@@ -35,9 +35,9 @@ impl DmemRegion {
     /// Registers the region `<kind>/<name>` of `size` bytes. `None` when
     /// the kernel has no `dmem` controller (`CONFIG_CGROUP_DMEM`).
     pub(crate) fn register(kind: &CStr, name: &CStr, size: u64) -> Result<Option<DmemRegion>> {
+        let (kind, name) = (kind.as_char_ptr(), name.as_char_ptr());
         // SAFETY: The names are NUL-terminated strings, copied by the call.
-        let r =
-            unsafe { glue::dmabuf_rs_dmem_register(size, kind.as_char_ptr(), name.as_char_ptr()) };
+        let r = unsafe { glue::dmabuf_rs_dmem_register(size, kind, name) };
         // INVARIANT: A region `dmem_cgroup_register_region` returned.
         Ok(NonNull::new(super::check_ptr(r)?).map(DmemRegion))
     }

@@ -90,12 +90,6 @@ MODULE_PARM_DESC(mem_accounting,
 EXPORT_SYMBOL_NS_GPL(mem_accounting, "DMA_BUF_HEAP");
 
 /*
- * Debug kernels only (DMABUF_DEBUG): register the system_cc_shared heap
- * although memory is not encrypted, so that its paths (decrypting,
- * mapping decrypted, re-encrypting) run in an ordinary guest, where they
- * change nothing. Upstream has no such parameter.
- */
-/*
  * Which cgroup controllers a heap's buffers are charged to (issue 21):
  * dma_heap.charge built in, dmabuf_rs.charge as a module, a list of
  * heap:policy separated by commas, policy none, memcg, dmem or both, e.g.
@@ -199,6 +193,12 @@ u32 dmabuf_rs_charge_policy(const char *heap)
 	return policy;
 }
 
+/*
+ * Debug kernels only (DMABUF_DEBUG): register the system_cc_shared heap
+ * although memory is not encrypted, so that its paths (decrypting,
+ * mapping decrypted, re-encrypting) run in an ordinary guest, where they
+ * change nothing. Upstream has no such parameter.
+ */
 #if IS_ENABLED(CONFIG_DMABUF_HEAPS_SYSTEM_CC_SHARED) && IS_ENABLED(CONFIG_DMABUF_DEBUG)
 static bool cc_shared_heap_unencrypted;
 module_param(cc_shared_heap_unencrypted, bool, 0444);
