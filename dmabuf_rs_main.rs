@@ -74,7 +74,7 @@ impl Core {
         #[cfg(CONFIG_DEBUG_FS)]
         let debugfs = sys::debugfs::Dir::new::<entry::debugfs::BufInfo>(c"dma_buf", c"bufinfo");
         #[cfg(CONFIG_DEBUG_FS)]
-        debugfs.add::<entry::owners::Owners>(c"owners");
+        debugfs.add::<Owners>(c"owners");
         Ok(Core {
             #[cfg(CONFIG_DMABUF_HEAPS)]
             _heaps: heaps::Heaps::register()?,
@@ -82,6 +82,22 @@ impl Core {
             _debugfs: debugfs,
             _mount: mount,
         })
+    }
+}
+
+/// `dma_buf/owners`: the ledger's lines (`entry/owners.rs`), then the
+/// system heap's pool's (`heaps/pool.rs`), which the ledger's layer cannot
+/// reach.
+#[cfg(CONFIG_DEBUG_FS)]
+struct Owners;
+
+#[cfg(CONFIG_DEBUG_FS)]
+impl sys::debugfs::Show for Owners {
+    fn show(m: &kernel::seq_file::SeqFile) -> Result {
+        entry::owners::Owners::show(m)?;
+        #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
+        heaps::pool::show(m);
+        Ok(())
     }
 }
 

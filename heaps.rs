@@ -8,7 +8,8 @@
 //! - [`kind`]: how this module's heaps plug into the registry;
 //! - [`buffer`]: the buffer both heaps export (an `Exporter`);
 //! - [`system`] and [`cma`]: the allocation policies; [`charge`]: what
-//!   their buffers are charged to (memcg, dmem).
+//!   their buffers are charged to (memcg, dmem); [`pool`]: the system
+//!   heap's opt-in pool of zeroed pages.
 //!
 //! A heap allocation goes: the node's ioctl (`sys/cdev.rs`) →
 //! [`device::dispatch`] → the heap's `allocate` (`kind::allocate_tramp`
@@ -28,6 +29,8 @@ pub(crate) mod cma;
 pub(crate) mod device;
 pub(crate) mod exports;
 pub(crate) mod kind;
+#[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
+pub(crate) mod pool;
 pub(crate) mod registry;
 #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
 pub(crate) mod system;

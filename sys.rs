@@ -37,8 +37,12 @@ pub(crate) mod pseudo_fs;
 pub(crate) mod resv;
 pub(crate) mod seq_file;
 pub(crate) mod sg_table;
+#[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
+pub(crate) mod shrinker;
 pub(crate) mod trace;
 pub(crate) mod vma;
+#[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
+pub(crate) mod workqueue;
 
 /// This module, for the `owner` of operation tables (an open file then
 /// pins it).
@@ -174,6 +178,8 @@ mod glue {
             dops: *const bindings::dentry_operations,
         ) -> c_int;
         pub(crate) fn dmabuf_rs_page_address(page: *mut bindings::page) -> *mut core::ffi::c_void;
+        pub(crate) fn dmabuf_rs_page_private(page: *mut bindings::page) -> c_ulong;
+        pub(crate) fn dmabuf_rs_set_page_private(page: *mut bindings::page, private: c_ulong);
         #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
         pub(crate) fn dmabuf_rs_default_cma() -> *mut bindings::cma;
         pub(crate) fn dmabuf_rs_sync_for_cpu(
@@ -192,6 +198,11 @@ mod glue {
         #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
         pub(crate) fn dmabuf_rs_cma_alignment() -> c_uint;
         pub(crate) fn dmabuf_rs_mem_accounting() -> bool;
+        pub(crate) fn dmabuf_rs_page_pool_size() -> c_ulong;
+        pub(crate) fn dmabuf_rs_page_pool_zero_at_free() -> bool;
+        pub(crate) fn dmabuf_rs_cond_resched();
+        pub(crate) fn dmabuf_rs_params_lock();
+        pub(crate) fn dmabuf_rs_params_unlock();
         pub(crate) fn dmabuf_rs_charge_policy(heap: *const kernel::ffi::c_char) -> u32;
         pub(crate) fn dmabuf_rs_dmem_register(
             size: u64,
@@ -208,6 +219,10 @@ mod glue {
         pub(crate) fn dmabuf_rs_total_ram() -> u64;
         pub(crate) fn dmabuf_rs_memcg_charge(size: usize) -> *mut core::ffi::c_void;
         pub(crate) fn dmabuf_rs_memcg_uncharge(objcg: *mut core::ffi::c_void, size: usize);
+        pub(crate) fn dmabuf_rs_memcg_charge_more(
+            objcg: *mut core::ffi::c_void,
+            size: usize,
+        ) -> c_int;
         #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM_CC_SHARED)]
         pub(crate) fn dmabuf_rs_cc_shared_heap() -> bool;
         #[cfg(not(CONFIG_MODULE_UNLOAD))]

@@ -86,6 +86,23 @@ pub(crate) enum Chunks {
     Many(KVVec<Chunk>),
 }
 
+impl IntoIterator for Chunks {
+    type Item = Chunk;
+    type IntoIter = core::iter::Chain<
+        core::option::IntoIter<Chunk>,
+        kernel::alloc::IntoIter<Chunk, kernel::alloc::allocator::KVmalloc>,
+    >;
+
+    /// The chunks, in order, by value (an empty array is no allocation).
+    fn into_iter(self) -> Self::IntoIter {
+        let (one, many) = match self {
+            Chunks::One(c) => (Some(c), KVVec::new()),
+            Chunks::Many(v) => (None, v),
+        };
+        Iterator::chain(one.into_iter(), many)
+    }
+}
+
 impl Chunks {
     /// The chunks, in order.
     #[inline]
@@ -113,6 +130,9 @@ pub(crate) struct Memory {
     chunks: Chunks,
     sharing: Sharing,
     flavour: Flavour,
+    /// The chunks go to the system heap's pool when freed (also in what
+    /// would be padding).
+    pooled: bool,
 }
 
 impl Memory {
@@ -122,6 +142,19 @@ impl Memory {
             chunks,
             sharing: Sharing::Private,
             flavour,
+            pooled: false,
+        }
+    }
+
+    /// Private chunks of the system heap that go to its pool when freed:
+    /// they must carry no memcg charge (`heaps/pool.rs`).
+    #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
+    pub(crate) fn pooled(chunks: Chunks) -> Memory {
+        Memory {
+            chunks,
+            sharing: Sharing::Private,
+            flavour: Flavour::System,
+            pooled: true,
         }
     }
 
@@ -136,6 +169,7 @@ impl Memory {
             chunks,
             sharing: Sharing::Shared,
             flavour,
+            pooled: false,
         };
         for c in memory.chunks.as_slice() {
             // SAFETY: The chunks are new: only the linear map maps them.
@@ -156,11 +190,16 @@ impl Memory {
 impl Drop for Memory {
     fn drop(&mut self) {
         if self.sharing == Sharing::Private {
+            #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
+            if self.pooled {
+                let chunks = core::mem::replace(&mut self.chunks, Chunks::Many(KVVec::new()));
+                super::pool::recycle(chunks);
+            }
             return;
         }
         let chunks = core::mem::replace(&mut self.chunks, Chunks::Many(KVVec::new()));
         let mut leaked = 0usize;
-        let mut private = |c: Chunk| {
+        let private = |c: Chunk| {
             // SAFETY: The buffer's mappings are gone (its state drops
             // before its memory, and its file before it).
             if unsafe { c.set_sharing(Sharing::Private) }.is_err() {
@@ -168,10 +207,7 @@ impl Drop for Memory {
                 core::mem::forget(c);
             }
         };
-        match chunks {
-            Chunks::One(c) => private(c),
-            Chunks::Many(v) => v.into_iter().for_each(private),
-        }
+        chunks.into_iter().for_each(private);
         if leaked > 0 {
             pr_warn!("dma-buf system heap: failed to re-encrypt {leaked} pages, leaking them\n");
         }

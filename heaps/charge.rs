@@ -98,6 +98,11 @@ pub(crate) fn charge(region: &Region, policy: Policy, len: usize) -> Result<Opti
     } else {
         None
     };
+    bundle(dmem, memcg)
+}
+
+/// The charges, boxed; `None` when there is none.
+fn bundle(dmem: Option<DmemCharge>, memcg: Option<MemcgCharge>) -> Result<Option<KBox<Charges>>> {
     if dmem.is_none() && memcg.is_none() {
         return Ok(None);
     }
@@ -108,4 +113,22 @@ pub(crate) fn charge(region: &Region, policy: Policy, len: usize) -> Result<Opti
         },
         GFP_KERNEL,
     )?))
+}
+
+/// Adds to a buffer's charges (of [`charge`] with a policy without memcg)
+/// the memcg charge taken as its pages were (the system heap's, with its
+/// pool on). Nothing stays charged on an error.
+#[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
+pub(crate) fn add_memcg(
+    charges: Option<KBox<Charges>>,
+    memcg: Option<MemcgCharge>,
+) -> Result<Option<KBox<Charges>>> {
+    match (charges, memcg) {
+        (charges, None) => Ok(charges),
+        (None, memcg) => bundle(None, memcg),
+        (Some(mut c), memcg) => {
+            c._memcg = memcg;
+            Ok(Some(c))
+        }
+    }
 }

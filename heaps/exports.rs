@@ -44,3 +44,12 @@ unsafe extern "C" fn dma_heap_get_name(heap: *mut dma_heap) -> *const c_char {
     // SAFETY: A registered heap by the C contract.
     unsafe { DmaHeap::from_raw(heap) }.name_ptr()
 }
+
+/// Called by `sys/glue.c` after a write to `page_pool_size`, with this
+/// module's parameters locked: the pool gives back what it holds beyond
+/// the new cap.
+#[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
+#[no_mangle]
+extern "C" fn dmabuf_rs_page_pool_resized() {
+    super::pool::resized();
+}

@@ -120,6 +120,20 @@ impl MemcgCharge {
     }
 }
 
+impl MemcgCharge {
+    /// Charges `size` more bytes to the same cgroup: `ENOMEM` at its
+    /// limit, when nothing more is charged.
+    #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]
+    pub(crate) fn grow(&mut self, size: usize) -> Result {
+        // SAFETY: The object this value holds a reference to (type
+        // invariant); it may sleep, as ALLOC may.
+        super::check(unsafe { glue::dmabuf_rs_memcg_charge_more(self.objcg.as_ptr(), size) })?;
+        // INVARIANT: `size` more bytes were charged.
+        self.size += size;
+        Ok(())
+    }
+}
+
 impl Drop for MemcgCharge {
     fn drop(&mut self) {
         // SAFETY: The charge and reference this value owns (type

@@ -90,6 +90,69 @@ MODULE_PARM_DESC(mem_accounting,
 EXPORT_SYMBOL_NS_GPL(mem_accounting, "DMA_BUF_HEAP");
 
 /*
+ * The system heap's pool of zeroed pages (heaps/pool.rs; not upstream,
+ * off by default): page_pool_size caps it in pages, as TTM's parameter of
+ * that name caps its pools; 0 keeps upstream's behaviour, where freed
+ * pages go straight back to the page allocator. page_pool_zero_at_free
+ * zeroes pages as their buffer is freed instead of in a background work
+ * item. Both are read at each allocation and free; lowering the cap
+ * frees the excess at once.
+ */
+static unsigned long page_pool_size;
+
+/* Lets the pool give back what it holds beyond a lowered cap at once. */
+static int page_pool_size_set(const char *val, const struct kernel_param *kp)
+{
+	int ret = param_set_ulong(val, kp);
+
+	if (!ret && IS_ENABLED(CONFIG_DMABUF_HEAPS_SYSTEM))
+		dmabuf_rs_page_pool_resized();
+	return ret;
+}
+
+static const struct kernel_param_ops page_pool_size_ops = {
+	.set = page_pool_size_set,
+	.get = param_get_ulong,
+};
+module_param_cb(page_pool_size, &page_pool_size_ops, &page_pool_size, 0644);
+MODULE_PARM_DESC(page_pool_size,
+		 "Pages of zeroed memory the system heap keeps for its next allocations (default=0, no pool).");
+static bool page_pool_zero_at_free;
+module_param(page_pool_zero_at_free, bool, 0644);
+MODULE_PARM_DESC(page_pool_zero_at_free,
+		 "Zero pages going to the system heap's pool when their buffer is freed, not in the background (default=false).");
+
+unsigned long dmabuf_rs_page_pool_size(void)
+{
+	return READ_ONCE(page_pool_size);
+}
+
+bool dmabuf_rs_page_pool_zero_at_free(void)
+{
+	return READ_ONCE(page_pool_zero_at_free);
+}
+
+void dmabuf_rs_cond_resched(void)
+{
+	cond_resched();
+}
+
+/*
+ * Holds off this module's parameter callbacks (a write to a parameter
+ * runs its set under this lock), for the pool's teardown at module exit:
+ * exit runs before the parameters' sysfs files go.
+ */
+void dmabuf_rs_params_lock(void)
+{
+	kernel_param_lock(THIS_MODULE);
+}
+
+void dmabuf_rs_params_unlock(void)
+{
+	kernel_param_unlock(THIS_MODULE);
+}
+
+/*
  * Which cgroup controllers a heap's buffers are charged to (issue 21):
  * dma_heap.charge built in, dmabuf_rs.charge as a module, a list of
  * heap:policy separated by commas, policy none, memcg, dmem or both, e.g.
@@ -458,6 +521,16 @@ void *dmabuf_rs_page_address(struct page *page)
 	return page_address(page);
 }
 
+unsigned long dmabuf_rs_page_private(struct page *page)
+{
+	return page_private(page);
+}
+
+void dmabuf_rs_set_page_private(struct page *page, unsigned long private)
+{
+	set_page_private(page, private);
+}
+
 #if IS_ENABLED(CONFIG_DMABUF_HEAPS_CMA)
 struct cma *dmabuf_rs_default_cma(void)
 {
@@ -580,6 +653,16 @@ struct obj_cgroup *dmabuf_rs_memcg_charge(size_t size)
 	return objcg;
 #else
 	return NULL;
+#endif
+}
+
+/* Charges @size more bytes to @objcg: 0 or -ENOMEM at its limit. */
+int dmabuf_rs_memcg_charge_more(struct obj_cgroup *objcg, size_t size)
+{
+#ifdef CONFIG_MEMCG
+	return obj_cgroup_charge(objcg, GFP_KERNEL, size);
+#else
+	return 0;
 #endif
 }
 

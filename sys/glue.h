@@ -49,6 +49,8 @@ int dmabuf_rs_set_pages_decrypted(struct page *page, int count, bool decrypted);
 unsigned int dmabuf_rs_iminor(struct inode *inode);
 unsigned long dmabuf_rs_page_to_pfn(struct page *page);
 void *dmabuf_rs_page_address(struct page *page);
+unsigned long dmabuf_rs_page_private(struct page *page);
+void dmabuf_rs_set_page_private(struct page *page, unsigned long private);
 struct cma *dmabuf_rs_default_cma(void);
 void dmabuf_rs_sync_for_cpu(struct device *dev, struct sg_table *sgt,
 			    enum dma_data_direction dir);
@@ -60,6 +62,13 @@ int dmabuf_rs_dma_coerce_mask_64(struct device *dev);
 bool dmabuf_rs_fatal_signal_pending(void);
 unsigned int dmabuf_rs_cma_alignment(void);
 bool dmabuf_rs_mem_accounting(void);
+unsigned long dmabuf_rs_page_pool_size(void);
+bool dmabuf_rs_page_pool_zero_at_free(void);
+void dmabuf_rs_cond_resched(void);
+void dmabuf_rs_params_lock(void);
+void dmabuf_rs_params_unlock(void);
+/* heaps/exports.rs */
+void dmabuf_rs_page_pool_resized(void);
 u32 dmabuf_rs_charge_policy(const char *heap);
 struct dmem_cgroup_region *dmabuf_rs_dmem_register(u64 size, const char *kind,
 						   const char *name);
@@ -70,6 +79,7 @@ void dmabuf_rs_dmem_uncharge(struct dmem_cgroup_pool_state *pool, u64 size);
 u64 dmabuf_rs_total_ram(void);
 struct obj_cgroup *dmabuf_rs_memcg_charge(size_t size);
 void dmabuf_rs_memcg_uncharge(struct obj_cgroup *objcg, size_t size);
+int dmabuf_rs_memcg_charge_more(struct obj_cgroup *objcg, size_t size);
 bool dmabuf_rs_cc_shared_heap(void);
 #ifndef CONFIG_MODULE_UNLOAD
 bool dmabuf_rs_try_module_get(struct module *module);

@@ -64,6 +64,32 @@ pub(crate) fn mem_accounting() -> bool {
     unsafe { glue::dmabuf_rs_mem_accounting() }
 }
 
+/// The `page_pool_size` parameter: how many pages the system heap's pool
+/// of zeroed pages may keep (`0`, the default: no pool).
+pub(crate) fn page_pool_size() -> usize {
+    // SAFETY: Reads a module parameter.
+    unsafe { glue::dmabuf_rs_page_pool_size() }
+}
+
+/// The `page_pool_zero_at_free` parameter: zero pages for the pool as
+/// their buffer is freed rather than in the background.
+pub(crate) fn page_pool_zero_at_free() -> bool {
+    // SAFETY: Reads a module parameter.
+    unsafe { glue::dmabuf_rs_page_pool_zero_at_free() }
+}
+
+/// Runs `f` with no parameter of this module being set meanwhile
+/// (`kernel_param_lock`, which a write to a parameter holds around its
+/// set callback).
+pub(crate) fn with_params_locked<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: No requirements; may sleep, as callers may.
+    unsafe { glue::dmabuf_rs_params_lock() };
+    let r = f();
+    // SAFETY: Taken above.
+    unsafe { glue::dmabuf_rs_params_unlock() };
+    r
+}
+
 /// Whether the `system_cc_shared` heap is registered: on a guest whose
 /// memory is encrypted (`CC_ATTR_MEM_ENCRYPT`) without highmem, as
 /// upstream, or on a debug kernel when its parameter asks for it.
@@ -210,6 +236,17 @@ impl Chunk {
     }
 }
 
+impl Chunk {
+    /// The order of a chunk from the buddy allocator (`None` for CMA).
+    pub(crate) fn buddy_order(&self) -> Option<u32> {
+        match self.source {
+            Source::Buddy(order) => Some(order),
+            #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
+            Source::Cma(_) => None,
+        }
+    }
+}
+
 impl Drop for Chunk {
     fn drop(&mut self) {
         match self.source {
@@ -221,6 +258,72 @@ impl Drop for Chunk {
                 glue::cma_release(cma.as_ptr(), self.page.as_ptr(), self.count);
             },
         }
+    }
+}
+
+/// A stack of chunks of `2^order` pages from the buddy allocator, linked
+/// through their first page's `private` word (the owner of an allocated
+/// page may use it), so that keeping a chunk takes no memory. Chunks left
+/// in the stack are freed with it.
+///
+/// # Invariants
+///
+/// `head` is NULL or the first page of a chunk of `2^order` pages from
+/// `alloc_pages(order)` that the stack owns, whose `private` word holds the
+/// next such page or 0 at the last.
+pub(crate) struct ChunkStack {
+    head: *mut bindings::page,
+    order: u32,
+}
+
+// SAFETY: The stack owns its pages, which may be freed from any thread.
+unsafe impl Send for ChunkStack {}
+
+impl ChunkStack {
+    /// An empty stack of chunks of `order`.
+    pub(crate) const fn new(order: u32) -> ChunkStack {
+        // INVARIANT: Empty.
+        ChunkStack {
+            head: core::ptr::null_mut(),
+            order,
+        }
+    }
+
+    /// Keeps `chunk`; gives it back if it is not from the buddy allocator
+    /// with the stack's order.
+    pub(crate) fn push(&mut self, chunk: Chunk) -> Result<(), Chunk> {
+        if chunk.buddy_order() != Some(self.order) {
+            return Err(chunk);
+        }
+        let page = core::mem::ManuallyDrop::new(chunk).page.as_ptr();
+        // SAFETY: The chunk's first page, now the stack's (the chunk is
+        // not dropped); nobody else uses its `private` word.
+        unsafe { glue::dmabuf_rs_set_page_private(page, self.head.expose_provenance()) };
+        // INVARIANT: `page` heads a chunk of the stack's order, and links
+        // to the previous head.
+        self.head = page;
+        Ok(())
+    }
+
+    /// Takes the chunk kept last.
+    pub(crate) fn pop(&mut self) -> Option<Chunk> {
+        let page = NonNull::new(self.head)?;
+        // SAFETY: A page of the stack (type invariant).
+        let next = unsafe { glue::dmabuf_rs_page_private(page.as_ptr()) };
+        // SAFETY: As above; the word is cleared before the page leaves.
+        unsafe { glue::dmabuf_rs_set_page_private(page.as_ptr(), 0) };
+        // INVARIANT: The rest of the stack, from its link.
+        self.head = core::ptr::with_exposed_provenance_mut(next);
+        // SAFETY: By the type invariant, the first page of a chunk of
+        // `2^order` pages from `alloc_pages(order)`, whose ownership passes
+        // from the stack to the chunk.
+        Some(unsafe { Chunk::from_raw(page, 1 << self.order, Source::Buddy(self.order)) })
+    }
+}
+
+impl Drop for ChunkStack {
+    fn drop(&mut self) {
+        while self.pop().is_some() {}
     }
 }
 
