@@ -184,7 +184,7 @@ if make -s -C "$SRC/tools/testing/selftests/dmabuf-heaps" OUTPUT="$bin" \
 else
 	cat "$out/upstream-heaps.cc.log"; tap FAIL "compile upstream tools/testing/selftests/dmabuf-heaps"
 fi
-for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults dmabuf_stress dmabuf_vgem dmabuf_v4l2 dmabuf_fuzz dmabuf_trace dmabuf_ledger dmabuf_charge; do
+for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults dmabuf_stress dmabuf_vgem dmabuf_v4l2 dmabuf_fuzz dmabuf_trace dmabuf_ledger dmabuf_charge dmabuf_pool; do
 	if gcc -static -O2 -Wall -Werror -Wno-unused-result -pthread -I "$hdr" -o "$bin/$t" "selftests/$t.c" 2>"$out/$t.cc.log"; then
 		tap OK "compile $t (static)"
 	else
@@ -674,6 +674,29 @@ for k in $ours; do
 		tap OK "$k/charge: the boot is clean"
 	else
 		tail -n 30 "$out/charge-$k.log"; tap FAIL "$k/charge: boot (vm-run exit $rc)"
+	fi
+done
+
+# The system heap's pool of zeroed pages (issue 23; heaps/pool.rs and
+# selftests/dmabuf_pool.c, not in the C core, off in every other boot): a
+# boot with it on under both parameter names and mem_accounting, running
+# the pool suite (pages reused across processes read zero, also with the
+# worker held off and under injected faults; the memcg charge moves to the
+# new owner; the cap, drop_caches and memory pressure) and the heaps suite
+# (every system-heap result holds with pooled pages).
+for k in $ours; do
+	step "$k: the system heap's pool of zeroed pages, with the heaps suite on it"
+	selftests/vm-run --kernel "$k" --timeout 420 \
+		--append "dma_heap.page_pool_size=16384 dmabuf_rs.page_pool_size=16384 dma_heap.mem_accounting=1 dmabuf_rs.mem_accounting=1 $(misuse_param "$k")" \
+		--put "$bin/dmabuf_pool" --put "$bin/dmabuf_heaps" -- \
+		sh -c '/tmp/dmabuf_pool | sed "s/^/pool: /"; /tmp/dmabuf_heaps | sed "s/^/heaps_pool: /"' >"$out/pool-$k.log" 2>&1
+	rc=$?
+	plan_tap "$k" pool "$out/pool-$k.log" 26
+	plan_tap "$k" heaps_pool "$out/pool-$k.log" 120
+	if [ $rc = 0 ]; then
+		tap OK "$k/pool: the boot is clean"
+	else
+		tail -n 30 "$out/pool-$k.log"; tap FAIL "$k/pool: boot (vm-run exit $rc)"
 	fi
 done
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The benchmark program of `make bench` (selftests/bench/run-bench.sh):
- * operations B1-B10 of BENCHMARKS.md and their reference floors, run
+ * operations B1-B10 of BENCHMARKS.md and their reference floors (and
+ * B11, the Rust core's opt-in pool of zeroed pages), run
  * inside the guest on the stock (C) and on our (Rust) kernel. One static
  * binary for both kernels; the same heap names exist on both.
  *
@@ -1054,6 +1055,158 @@ static void icount_rows(void)
 	many_buffers(1, 16000);
 }
 
+/*
+ * ---- B11: the system heap's pool of zeroed pages (heaps/pool.rs) ----
+ * Only the Rust core has the pool; on stock the same sequences run
+ * without it, so a row's ratio is "with the pool" over "upstream". The
+ * pool is on only here (a cap of 256 MiB), and off again after.
+ */
+static char pool_param[96], pool_zero_param[96];
+
+static void pool_set(const char *path, long v)
+{
+	char s[32];
+	int f = path[0] ? open(path, O_WRONLY | O_CLOEXEC) : -1;
+
+	if (f < 0)
+		return;
+	snprintf(s, sizeof(s), "%ld", v);
+	if (write(f, s, strlen(s)) < 0)
+		errors++;
+	close(f);
+}
+
+/* The pool's dirty pages, pages zeroed and ns spent zeroing; 0 if the
+ * kernel has a pool. */
+static int pool_stat(long *dirty, long *zeroed, long *zero_ns)
+{
+	char line[512];
+	long p, c, l, r;
+	int found = 0;
+	FILE *f = fopen("/sys/kernel/debug/dma_buf/owners", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "pool heap=system pages=%ld clean=%ld dirty=%ld limit=%ld reused=%ld zeroed=%ld zero_ns=%ld",
+			   &p, &c, dirty, &l, &r, zeroed, zero_ns) == 7)
+			found = 1;
+	if (f)
+		fclose(f);
+	return found ? 0 : -1;
+}
+
+/* Waits (up to 2 s) until the pool's worker has zeroed every freed page:
+ * nothing of it runs during the next timed batch. 0 once it has. */
+static int pool_wait_clean(void)
+{
+	long dirty = 0, z, ns;
+
+	for (int i = 0; i < 200; i++) {
+		if (pool_stat(&dirty, &z, &ns) || dirty == 0)
+			return 0;
+		usleep(10 * 1000);
+	}
+	return -1;
+}
+
+static void b11(size_t size)
+{
+	const char *heap = heaps[0];
+	long k = k_for(size, 16), i;
+	long d0, z0 = 0, n0 = 0, z1 = 0, n1 = 0;
+	int fds[16], b, pool = pool_param[0] != 0;
+	uint64_t t0, t1;
+
+	for (b = -warmups(size); b < nbatches; b++) {
+		/* Warm: k buffers freed, their pages zeroed; then k ALLOCs. */
+		for (i = 0; i < k; i++)
+			fds[i] = heap_alloc(0, size);
+		pool_stat(&d0, &z0, &n0);
+		for (i = 0; i < k; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		if (pool_wait_clean()) {
+			fail("B11 ALLOC (pool warm)", heap, size, "the pool's worker did not finish in 2 s");
+			return;
+		}
+		pool_stat(&d0, &z1, &n1);
+		t0 = now_ns();
+		for (i = 0; i < k; i++)
+			fds[i] = heap_alloc(0, size);
+		t1 = now_ns();
+		for (i = 0; i < k; i++) {
+			if (fds[i] < 0) {
+				fail("B11 ALLOC (pool warm)", heap, size, "DMA_HEAP_IOCTL_ALLOC");
+				return;
+			}
+			close(fds[i]);
+		}
+		pool_wait_clean();
+		if (b < 0)
+			continue;
+		emit("B11 ALLOC (pool warm)", heap, size, b, k, t1 - t0);
+		/* The worker's time zeroing what the k frees gave it, per MiB. */
+		if (pool && z1 - z0 >= (long)(k * size / 4096))
+			emit("B11 pool worker zeroing per MiB freed", heap, size, b,
+			     (long)(k * size / MiB) > 0 ? (long)(k * size / MiB) : 1, n1 - n0);
+	}
+	for (b = -warmups(size); b < nbatches; b++) {
+		/* Cold: an empty pool (emptied by lowering its cap). */
+		pool_set(pool_param, 0);
+		pool_set(pool_param, 65536);
+		t0 = now_ns();
+		for (i = 0; i < k; i++)
+			fds[i] = heap_alloc(0, size);
+		t1 = now_ns();
+		for (i = 0; i < k; i++) {
+			if (fds[i] < 0) {
+				fail("B11 ALLOC (pool cold)", heap, size, "DMA_HEAP_IOCTL_ALLOC");
+				return;
+			}
+			close(fds[i]);
+		}
+		pool_wait_clean();
+		if (b >= 0)
+			emit("B11 ALLOC (pool cold)", heap, size, b, k, t1 - t0);
+	}
+	/* Zeroing at free: the close pays what the worker did. */
+	pool_set(pool_zero_param, 1);
+	for (b = -warmups(size); b < nbatches; b++) {
+		for (i = 0; i < k; i++)
+			if ((fds[i] = heap_alloc(0, size)) < 0) {
+				fail("B11 close (zeroing at free)", heap, size, "DMA_HEAP_IOCTL_ALLOC");
+				pool_set(pool_zero_param, 0);
+				return;
+			}
+		t0 = now_ns();
+		for (i = 0; i < k; i++)
+			close(fds[i]);
+		t1 = now_ns();
+		if (b >= 0)
+			emit("B11 close (zeroing at free)", heap, size, b, k, t1 - t0);
+	}
+	pool_set(pool_zero_param, 0);
+	fflush(stdout);
+}
+
+static void pool_rows(void)
+{
+	static const size_t sizes[] = { 64 * KiB, MiB, 16 * MiB, 64 * MiB };
+	static const char *const mods[] = { "dma_heap", "dmabuf_rs" };
+
+	for (int m = 0; m < 2 && !pool_param[0]; m++) {
+		snprintf(pool_param, sizeof(pool_param), "/sys/module/%s/parameters/page_pool_size", mods[m]);
+		snprintf(pool_zero_param, sizeof(pool_zero_param), "/sys/module/%s/parameters/page_pool_zero_at_free",
+			 mods[m]);
+		if (access(pool_param, W_OK))
+			pool_param[0] = pool_zero_param[0] = 0;
+	}
+	progress("B11 the system heap's pool of zeroed pages%s", pool_param[0] ? "" : " (none: upstream's ALLOC)");
+	pool_set(pool_param, 65536);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		b11(sizes[i]);
+	pool_set(pool_param, 0);
+}
+
 static void wall_rows(void)
 {
 	struct fd_ctx c = { 0 };
@@ -1081,6 +1234,8 @@ static void wall_rows(void)
 		two_threads(h, 64 * KiB);
 		two_threads(h, MiB);
 	}
+	/* Last: the pool is on only for these. */
+	pool_rows();
 }
 
 int main(int argc, char **argv)
