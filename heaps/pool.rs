@@ -13,11 +13,12 @@
 //! (dirty ones first), and lowering the cap frees the excess at once.
 //!
 //! Charging: a pooled page belongs to no cgroup. Buffers made while the
-//! pool is on are allocated without `__GFP_ACCOUNT` and charged by size
-//! instead (`heaps/charge.rs`, as a CMA buffer is), so the charge is the
-//! new owner's whether its pages come from the pool or not, and goes at
-//! the buffer's release, when its pages enter the pool. A buffer made
-//! while the pool was off keeps page-carried charges and is never pooled.
+//! pool is on are allocated without `__GFP_ACCOUNT`; the buffer itself is
+//! charged, chunk by chunk as its pages are taken (`Supply` in
+//! `heaps/system.rs`), so the charge is the new owner's whether its pages
+//! come from the pool or not, and goes at the buffer's release, when its
+//! pages enter the pool. A buffer made while the pool was off keeps
+//! page-carried charges and is never pooled.
 //!
 //! What the pool holds is shown in `dma_buf/owners` (a `pool` line, see
 //! `Documentation/dma-buf-rust.rst`).
@@ -220,7 +221,8 @@ impl Pool {
             // Already queued: the queued run will see these chunks too.
             let _ = wq::system_unbound().enqueue(Arc::from(this));
         }
-        this.trim(cap);
+        // Read again: a cap lowered meanwhile trimmed before these came.
+        this.trim(pages::page_pool_size());
     }
 
     /// The pool's line of `dma_buf/owners`.

@@ -14,9 +14,10 @@
 #   Suites: the guest-suite.sh suites that can see it (kunit, dmabuf_uapi,
 #           dmabuf_kapi, dmabuf_heaps, dmabuf_faults, trace, memcg, oom,
 #           upstream_heaps, fuzz, stress, c_heap, ledger, export_errors,
-#           bounce, charge)
+#           bounce, charge, pool)
 #   Boot: kernel parameters the suites need (bounce: swiotlb=force;
-#         charge: dmabuf_rs.charge=system:none dmabuf_rs.mem_accounting=0); the
+#         charge: dmabuf_rs.charge=system:none dmabuf_rs.mem_accounting=0;
+#         pool: dmabuf_rs.page_pool_size=16384); the
 #         unmutated module runs those suites once with them too
 #   Equivalent: why no test can see it (then it is not run)
 # Results are kept per mutant and crate version in $CACHE/mutants/res,
@@ -40,7 +41,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 fi
 O=$CACHE/build-test
 hdr=$O/usr-headers/include
-for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults dmabuf_trace dmabuf_fuzz dmabuf_stress dmabuf_ledger dmabuf_charge; do
+for t in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults dmabuf_trace dmabuf_fuzz dmabuf_stress dmabuf_ledger dmabuf_charge dmabuf_pool; do
 	gcc -static -O2 -Wall -Werror -Wno-unused-result -pthread -I "$hdr" -o "$out/bin/$t" "selftests/$t.c" ||
 		die "compiling selftests/$t.c failed"
 done

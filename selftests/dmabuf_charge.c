@@ -15,9 +15,11 @@
  *                            Boot with dma_heap.charge=system:none
  *                            (dmabuf_rs.charge=... as a module).
  *
- * dmem counts bytes exactly; memcg counts pages through per-CPU stocks,
- * so a memcg value is compared to within two pages (a buffer here is
- * 1 MiB and more, and a leak keeps all of it charged).
+ * dmem counts bytes exactly; memcg counts pages through per-CPU stocks
+ * and its slab statistics lag behind, so a memcg value is compared to
+ * within four pages (a buffer here is 64 KiB or more, and a leak keeps
+ * all of it charged; two pages proved too few: 2 pages and 616 bytes
+ * once, with nothing leaked).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,36 +37,18 @@
 #include "memcg.h"
 #include "failnth.h"
 #include "tap.h"
+#include "phase.h"
 
 #define CG "/sys/fs/cgroup"
 #define CMA_HEAP "default_cma_region"
 #define PAGE 4096L
 #define MIB (1L << 20)
 /* How far a memcg value may be from the expected one (see above). */
-#define MEMCG_SLACK (2 * PAGE)
+#define MEMCG_SLACK (4 * PAGE)
 
 static const char *param;
 static char cma_region[64];
 static const char *sys_region = "dma_heap/system";
-#define PHASE_S 60
-static const char *volatile waiting = "the test";
-
-static void timed_out(int sig)
-{
-	char msg[256];
-	int n = snprintf(msg, sizeof(msg), "not ok - timed out (%d s) waiting for %s\n", PHASE_S, waiting);
-
-	(void)sig;
-	write(1, msg, n);
-	_exit(1);
-}
-
-/* Each phase has PHASE_S seconds (the longest, the stress test, takes 15). */
-static void wait_for(const char *what)
-{
-	waiting = what;
-	alarm(PHASE_S);
-}
 
 /* Sets the charge parameter; 0, or -errno of the write. */
 static int set_policy(const char *val)
@@ -573,7 +557,6 @@ int main(int argc, char **argv)
 	FILE *f;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	signal(SIGALRM, timed_out);
 	wait_for("the set-up");
 	printf("TAP version 13\n");
 	param = "/sys/module/dma_heap/parameters/charge";

@@ -29,31 +29,14 @@
 #include "memcg.h"
 #include "failnth.h"
 #include "tap.h"
+#include "phase.h"
 
 #define PAGE 4096L
 #define MIB (1L << 20)
 #define BOOT_SIZE 16384L
 #define PATTERN 0xa5
-#define PHASE_S 60
 
 static char param[96], zero_param[96];
-static const char *volatile waiting = "the test";
-
-static void timed_out(int sig)
-{
-	char msg[256];
-	int n = snprintf(msg, sizeof(msg), "not ok - timed out (%d s) waiting for %s\n", PHASE_S, waiting);
-
-	(void)sig;
-	write(1, msg, n);
-	_exit(1);
-}
-
-static void wait_for(const char *what)
-{
-	waiting = what;
-	alarm(PHASE_S);
-}
 
 /* The pool's line of dma_buf/owners. */
 struct pool {
@@ -203,38 +186,40 @@ static double now_s(void)
 }
 
 /*
- * The worker held off: every CPU runs a SCHED_FIFO task (RT throttling
- * off), so the pool's work item, queued by a free on a SCHED_OTHER
- * kworker, cannot run. CPU 0 runs the test: it frees a patterned buffer
- * and waits for a child, which inherits its policy and CPU, to allocate
- * the same length and check it; the other CPUs run spinners. The pool
- * then holds only dirty pages, which must not be handed out.
+ * Holding the pool's worker off: every CPU but 0 runs a spinning
+ * SCHED_FIFO task and the caller runs SCHED_FIFO on CPU 0, with RT
+ * throttling off, so no SCHED_OTHER task (the kworker that runs the
+ * pool's work item included) runs until hold_end(). A child the caller
+ * forks meanwhile inherits its policy and CPU.
  */
-struct behind {
+struct hold {
 	volatile int stop, ready, refused;
+	long rt;
+	/* What the test's child saw (worker_behind). */
 	long nonzero;
 	struct pool at_alloc;
 };
 
-static void worker_behind(void)
-{
-	const size_t len = 8 * MIB;
-	long rt = read_long("/proc/sys/kernel/sched_rt_runtime_us");
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	struct behind *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	struct sched_param sp = { .sched_priority = 50 };
-	struct pool before, freed;
-	cpu_set_t cpus;
-	pid_t pid;
-	int st, fifo;
+static struct hold *hold;
 
-	pool_reset(BOOT_SIZE);
-	if (sh == MAP_FAILED || rt == -1 || write_file("/proc/sys/kernel/sched_rt_runtime_us", "-1")) {
-		result(0, "worker behind: cannot disable RT throttling (sched_rt_runtime_us %ld)", rt);
-		result(0, "worker behind: (skipped with the above)");
-		result(0, "worker behind: (skipped with the above)");
-		return;
+/* 1 when every CPU is held, 0 if SCHED_FIFO or the RT knob was refused
+ * (then nothing is held). */
+static int hold_begin(void)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct sched_param sp = { .sched_priority = 50 };
+	cpu_set_t cpus;
+
+	if (!hold)
+		hold = mmap(NULL, sizeof(*hold), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (hold == MAP_FAILED) {
+		hold = NULL;
+		return 0;
 	}
+	memset((void *)hold, 0, sizeof(*hold));
+	hold->rt = read_long("/proc/sys/kernel/sched_rt_runtime_us");
+	if (hold->rt == -1 || write_file("/proc/sys/kernel/sched_rt_runtime_us", "-1"))
+		return 0;
 	for (long cpu = 1; cpu < ncpu; cpu++) {
 		if (fork() == 0) {
 			double end = now_s() + 15;
@@ -242,19 +227,53 @@ static void worker_behind(void)
 			CPU_ZERO(&cpus);
 			CPU_SET(cpu, &cpus);
 			if (sched_setaffinity(0, sizeof(cpus), &cpus) || sched_setscheduler(0, SCHED_FIFO, &sp))
-				__sync_fetch_and_add(&sh->refused, 1);
-			__sync_fetch_and_add(&sh->ready, 1);
-			while (!sh->stop && now_s() < end)
+				__sync_fetch_and_add(&hold->refused, 1);
+			__sync_fetch_and_add(&hold->ready, 1);
+			while (!hold->stop && now_s() < end)
 				;
 			_exit(0);
 		}
 	}
-	for (int i = 0; i < 1000 && sh->ready < ncpu - 1; i++)
+	for (int i = 0; i < 1000 && hold->ready < ncpu - 1; i++)
 		usleep(10 * 1000);
 	CPU_ZERO(&cpus);
 	CPU_SET(0, &cpus);
-	fifo = !sh->refused && sh->ready == ncpu - 1 && !sched_setaffinity(0, sizeof(cpus), &cpus) &&
-	       !sched_setscheduler(0, SCHED_FIFO, &sp);
+	if (!hold->refused && hold->ready == ncpu - 1 && !sched_setaffinity(0, sizeof(cpus), &cpus) &&
+	    !sched_setscheduler(0, SCHED_FIFO, &sp))
+		return 1;
+	printf("# could not hold the CPUs: %d of %ld spinners refused SCHED_FIFO, %d ready\n", hold->refused, ncpu - 1,
+	       hold->ready);
+	return 0;
+}
+
+static void hold_end(void)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+
+	if (!hold)
+		return;
+	hold->stop = 1;
+	sched_setscheduler(0, SCHED_OTHER, &sp);
+	if (hold->rt != -1)
+		set_long("/proc/sys/kernel/sched_rt_runtime_us", hold->rt);
+	while (wait(NULL) > 0)
+		;
+}
+
+/*
+ * The worker held off: the test frees a patterned buffer and waits for a
+ * child to allocate the same length and check it. The pool then holds
+ * only dirty pages, which must not be handed out.
+ */
+static void worker_behind(void)
+{
+	const size_t len = 8 * MIB;
+	struct pool before, freed;
+	pid_t pid;
+	int held;
+
+	pool_reset(BOOT_SIZE);
+	held = hold_begin();
 	before = pool_read();
 	free_dirty(len);
 	freed = pool_read();
@@ -262,48 +281,47 @@ static void worker_behind(void)
 	if (pid == 0) {
 		int fd = heap_alloc("system", len);
 
-		sh->at_alloc = pool_read();
-		sh->nonzero = fd < 0 ? -2 : nonzero_bytes(fd, len);
+		hold->at_alloc = pool_read();
+		hold->nonzero = fd < 0 ? -2 : nonzero_bytes(fd, len);
 		if (fd >= 0)
 			close(fd);
 		_exit(0);
 	}
-	waitpid(pid, &st, 0);
-	sh->stop = 1;
-	sp.sched_priority = 0;
-	sched_setscheduler(0, SCHED_OTHER, &sp);
-	set_long("/proc/sys/kernel/sched_rt_runtime_us", rt);
-	while (wait(NULL) > 0)
-		;
-	result(fifo && freed.dirty - before.dirty == (long)(len / PAGE) && sh->at_alloc.dirty == freed.dirty,
-	       "worker behind (%ld CPUs held%s): the freed 8 MiB wait dirty in the pool (dirty %ld -> %ld, still %ld at the next ALLOC)",
-	       ncpu, fifo ? "" : ", NOT: SCHED_FIFO refused", before.dirty, freed.dirty, sh->at_alloc.dirty);
-	result(sh->nonzero == 0 && sh->at_alloc.reused == freed.reused,
+	waitpid(pid, NULL, 0);
+	hold_end();
+	result(held && freed.dirty - before.dirty == (long)(len / PAGE) && hold->at_alloc.dirty == freed.dirty,
+	       "worker behind (every CPU held%s): the freed 8 MiB wait dirty in the pool (dirty %ld -> %ld, still %ld at the next ALLOC)",
+	       held ? "" : ": NOT, see above", before.dirty, freed.dirty, hold->at_alloc.dirty);
+	result(hold->nonzero == 0 && hold->at_alloc.reused == freed.reused,
 	       "worker behind: another process's 8 MiB buffer gets none of them (reused +%ld) and reads 0 (%ld non-zero bytes)",
-	       sh->at_alloc.reused - freed.reused, sh->nonzero);
+	       hold->at_alloc.reused - freed.reused, hold->nonzero);
 	freed = pool_settled();
 	result(freed.dirty == 0 && freed.clean >= (long)(len / PAGE),
 	       "worker behind: once it runs, the worker zeroes them (clean %ld, dirty %ld)", freed.clean, freed.dirty);
-	munmap(sh, sizeof(*sh));
 }
 
+/* Zeroing at free, with the worker held off: only the free can have
+ * zeroed the pages found clean right after it. */
 static void zero_at_free(void)
 {
 	const size_t len = 4 * MIB;
 	struct pool a, b, c;
-	int nz;
+	int nz, held;
 
 	pool_reset(BOOT_SIZE);
 	set_long(zero_param, 1);
+	held = hold_begin();
 	a = pool_read();
 	free_dirty(len);
 	b = pool_read();
+	hold_end();
 	nz = child_nonzero(len);
 	c = pool_read();
 	set_long(zero_param, 0);
-	result(b.clean - a.clean == (long)(len / PAGE) && b.dirty == 0 && b.zeroed - a.zeroed == (long)(len / PAGE),
-	       "page_pool_zero_at_free: the free itself zeroes the 4 MiB (clean +%ld, dirty %ld, zeroed +%ld in %ld ns)",
-	       b.clean - a.clean, b.dirty, b.zeroed - a.zeroed, b.zero_ns - a.zero_ns);
+	printf("# zeroing 4 MiB at free took %ld ns\n", b.zero_ns - a.zero_ns);
+	result(held && b.clean - a.clean == (long)(len / PAGE) && b.dirty == 0 && b.zeroed - a.zeroed == (long)(len / PAGE),
+	       "page_pool_zero_at_free: with the worker held off, the free itself zeroes the 4 MiB (clean +%ld, dirty %ld, zeroed +%ld)",
+	       b.clean - a.clean, b.dirty, b.zeroed - a.zeroed);
 	result(nz == 0 && c.reused - b.reused == (long)(len / PAGE),
 	       "page_pool_zero_at_free: another process's buffer reuses them (reused +%ld) and reads 0 (%d non-zero)",
 	       c.reused - b.reused, nz);
@@ -365,13 +383,15 @@ static void charge(void)
 	b_after = charged_in("pool-b", len, &b_held);
 	p2 = pool_read();
 	a_end = memcg_heap_bytes("pool-a");
+	printf("# memcg: pool-a %ld -> %ld while held -> %ld after, pool-b %ld -> %ld -> %ld, pool-a at the end %ld\n", a0,
+	       a_held, a_after, b0, b_held, b_after, a_end);
 	result(memcg_within(a_held - a0, len, 2) && memcg_within(a_after, a0, 2) && p1.pages - p0.pages == (long)(len / PAGE),
-	       "memcg: an 8 MiB buffer is charged to its cgroup (+%ld), which is uncharged when its pages enter the pool (%ld -> %ld, pool +%ld pages)",
-	       a_held - a0, a0, a_after, p1.pages - p0.pages);
+	       "memcg: an 8 MiB buffer is charged to its cgroup, which is uncharged when its pages enter the pool (pool +%ld pages)",
+	       p1.pages - p0.pages);
 	result(p2.reused - p1.reused == (long)(len / PAGE) && memcg_within(b_held - b0, len, 2) && memcg_within(b_after, b0, 2) &&
 		       memcg_within(a_end, a0, 2),
-	       "memcg: the next owner of those pages, in another cgroup, is charged for them (reused +%ld, +%ld) and the first is not (%ld)",
-	       p2.reused - p1.reused, b_held - b0, a_end - a0);
+	       "memcg: the next owner of those pages, in another cgroup, is charged for them (reused +%ld) and the first is not",
+	       p2.reused - p1.reused);
 }
 
 static void cap(void)
@@ -454,10 +474,11 @@ static void pressure(void)
 	}
 	st_ok = pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 	left = pool_read().pages * PAGE;
+	printf("# memory pressure: a process touching %ld MiB, %ld MiB more than was free, ended %s; the pool held %ld MiB, %ld MiB after\n",
+	       want / MIB, (want - free_before) / MIB, st_ok ? "with exit 0" : WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "badly",
+	       pooled / MIB, left / MIB);
 	result(pooled > 256 * MIB && st_ok && left < pooled / 8,
-	       "memory pressure: a process touching %ld MiB, %ld MiB more than was free, runs to its end (%s) as the shrinker gives back the pool's %ld MiB (%ld MiB left)",
-	       want / MIB, (want - free_before) / MIB,
-	       st_ok ? "exit 0" : WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "failed", pooled / MIB, left / MIB);
+	       "memory pressure: a process that needs most of the pool's memory runs to its end as the shrinker gives the pool back");
 	set_long(param, BOOT_SIZE);
 }
 
@@ -516,12 +537,12 @@ static void faults(void)
 		free1 = meminfo("MemFree");
 	}
 	set_long(param, BOOT_SIZE);
+	printf("# %d injected failures (%d with another errno than ENOMEM or EFAULT, e.g. %s); MemFree %ld KiB before, %ld after\n",
+	       points, errs, other ? strerror(other) : "none", free0 >> 10, free1 >> 10);
 	result(nth >= 0 && points > 0 && !errs && !dirty_out && !bad,
-	       "%d injected failures of an ALLOC served from the pool: ENOMEM or EFAULT (%d others, e.g. %s); every buffer that was made reads 0 (%d did not); the counts stay consistent (%d times not)",
-	       points, errs, other ? strerror(other) : "none", dirty_out, bad);
-	result(free0 - free1 <= 4 * MIB,
-	       "after them and the pool emptied, MemFree is back to within 4 MiB (%ld KiB before, %ld after): no chunk was lost",
-	       free0 >> 10, free1 >> 10);
+	       "injected failures of an ALLOC served from the pool: ENOMEM or EFAULT; every buffer that was made reads 0 (%d did not); the counts stay consistent (%d times not)",
+	       dirty_out, bad);
+	result(free0 - free1 <= 4 * MIB, "after them and the pool emptied, MemFree is back to within 4 MiB: no chunk was lost");
 }
 
 int main(void)
@@ -531,7 +552,6 @@ int main(void)
 	int fd;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	signal(SIGALRM, timed_out);
 	wait_for("the set-up");
 	printf("TAP version 13\n");
 	strcpy(param, "/sys/module/dma_heap/parameters/page_pool_size");

@@ -113,6 +113,9 @@ case $only in *" bounce "*) run_tap bounce /tmp/dmabuf_kapi bounce ;; esac
 # The heaps' cgroup charges by policy (the boot must give the charge
 # parameter system:none; make check runs it in a boot of its own).
 case $only in *" charge "*) run_tap charge /tmp/dmabuf_charge /tmp/dmabuf_stress ;; esac
+# The system heap's pool of zeroed pages (the boot must turn it on with
+# page_pool_size=16384, as make check's pool boot does).
+case $only in *" pool "*) run_tap pool /tmp/dmabuf_pool ;; esac
 # And the calls that WARN on purpose (dma_buf_export with bad info, a
 # failing vmap, begin_cpu_access of NULL; inside the expected-warnings
 # window), their results as data lines.

@@ -684,15 +684,25 @@ done
 # worker held off and under injected faults; the memcg charge moves to the
 # new owner; the cap, drop_caches and memory pressure) and the heaps suite
 # (every system-heap result holds with pooled pages).
+# On test, the module is then removed with pages in the pool (the heaps
+# suite leaves some): the pool's teardown frees them, the boot stays clean.
+pool_unload='pages=$(sed -n "s/^pool .* pages=\([0-9]*\) .*/\1/p" /sys/kernel/debug/dma_buf/owners)
+for i in 1 2 3 4 5; do for m in $(cut -d" " -f1 /proc/modules); do [ "$m" = dmabuf_rs ] || rmmod "$m" 2>/dev/null; done; done
+echo "pool_unload: 1..1"
+if [ "${pages:-0}" -gt 0 ] && rmmod dmabuf_rs; then echo "pool_unload: ok 1 - rmmod dmabuf_rs with $pages pages in the pool";
+else echo "pool_unload: not ok 1 - rmmod dmabuf_rs with ${pages:-no} pages in the pool"; fi'
 for k in $ours; do
 	step "$k: the system heap's pool of zeroed pages, with the heaps suite on it"
+	unload=""
+	[ "$k" = test ] && unload="; $pool_unload"
 	selftests/vm-run --kernel "$k" --timeout 420 \
 		--append "dma_heap.page_pool_size=16384 dmabuf_rs.page_pool_size=16384 dma_heap.mem_accounting=1 dmabuf_rs.mem_accounting=1 $(misuse_param "$k")" \
 		--put "$bin/dmabuf_pool" --put "$bin/dmabuf_heaps" -- \
-		sh -c '/tmp/dmabuf_pool | sed "s/^/pool: /"; /tmp/dmabuf_heaps | sed "s/^/heaps_pool: /"' >"$out/pool-$k.log" 2>&1
+		sh -c '/tmp/dmabuf_pool | sed "s/^/pool: /"; /tmp/dmabuf_heaps | sed "s/^/heaps_pool: /"'"$unload" >"$out/pool-$k.log" 2>&1
 	rc=$?
 	plan_tap "$k" pool "$out/pool-$k.log" 26
 	plan_tap "$k" heaps_pool "$out/pool-$k.log" 120
+	[ "$k" = test ] && plan_tap "$k" pool_unload "$out/pool-$k.log" 1
 	if [ $rc = 0 ]; then
 		tap OK "$k/pool: the boot is clean"
 	else

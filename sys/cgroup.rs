@@ -118,9 +118,7 @@ impl MemcgCharge {
         // INVARIANT: The object with the reference and charge taken above.
         Ok(NonNull::new(objcg).map(|objcg| MemcgCharge { objcg, size }))
     }
-}
 
-impl MemcgCharge {
     /// Charges `size` more bytes to the same cgroup: `ENOMEM` at its
     /// limit, when nothing more is charged.
     #[cfg(CONFIG_DMABUF_HEAPS_SYSTEM)]

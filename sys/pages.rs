@@ -174,6 +174,15 @@ impl Chunk {
         NonNull::new(page).map(|p| unsafe { Chunk::from_raw(p, 1 << order, Source::Buddy(order)) })
     }
 
+    /// The order of a chunk from the buddy allocator (`None` for CMA).
+    pub(crate) fn buddy_order(&self) -> Option<u32> {
+        match self.source {
+            Source::Buddy(order) => Some(order),
+            #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
+            Source::Cma(_) => None,
+        }
+    }
+
     /// The number of pages.
     pub(crate) fn pages(&self) -> usize {
         self.count
@@ -232,17 +241,6 @@ impl Chunk {
         unsafe {
             let va = glue::dmabuf_rs_page_address(self.page.as_ptr());
             core::ptr::write_bytes(va.cast::<u8>(), 0, self.len());
-        }
-    }
-}
-
-impl Chunk {
-    /// The order of a chunk from the buddy allocator (`None` for CMA).
-    pub(crate) fn buddy_order(&self) -> Option<u32> {
-        match self.source {
-            Source::Buddy(order) => Some(order),
-            #[cfg(CONFIG_DMABUF_HEAPS_CMA)]
-            Source::Cma(_) => None,
         }
     }
 }
@@ -437,5 +435,49 @@ impl Drop for PageVmap {
     fn drop(&mut self) {
         // SAFETY: Our mapping, by the type invariant.
         unsafe { glue::dmabuf_rs_vunmap(self.addr.as_ptr().cast()) };
+    }
+}
+
+#[kunit_tests(dmabuf_rs_pages)]
+mod tests {
+    use super::*;
+
+    fn chunk(order: u32) -> Result<Chunk> {
+        Chunk::alloc_order(order, Gfp::HIGHUSER).ok_or(ENOMEM)
+    }
+
+    /// The word a stack links through, as the page allocator sees it.
+    fn private(c: &Chunk) -> usize {
+        // SAFETY: A page of ours, read only.
+        unsafe { glue::dmabuf_rs_page_private(c.page.as_ptr()) }
+    }
+
+    #[test]
+    fn chunk_stack_is_lifo_of_one_order() -> Result {
+        let mut s = ChunkStack::new(2);
+        let (a, b) = (chunk(2)?, chunk(2)?);
+        let (pa, pb) = (a.pfn(0), b.pfn(0));
+        assert!(s.push(a).is_ok());
+        assert!(s.push(b).is_ok());
+        // Another order, or a chunk that is not the buddy allocator's,
+        // is given back.
+        let other = s.push(chunk(0)?).err().ok_or(EINVAL)?;
+        assert_eq!(other.pages(), 1);
+        let top = s.pop().ok_or(EINVAL)?;
+        assert_eq!(
+            (top.pfn(0), top.pages(), top.buddy_order()),
+            (pb, 4, Some(2))
+        );
+        // The link is cleared before a chunk leaves the stack.
+        assert_eq!(private(&top), 0);
+        let next = s.pop().ok_or(EINVAL)?;
+        assert_eq!((next.pfn(0), private(&next)), (pa, 0));
+        assert!(s.pop().is_none());
+        // A stack dropped with chunks in it frees them (KASAN and the page
+        // allocator's checks would see a chunk freed twice).
+        assert!(s.push(top).is_ok());
+        assert!(s.push(next).is_ok());
+        drop(s);
+        Ok(())
     }
 }

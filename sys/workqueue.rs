@@ -8,9 +8,8 @@ use super::glue;
 use kernel::bindings;
 use kernel::workqueue::{HasWork, Work};
 
-/// Waits until `item`'s work of `ID`, if queued or running, has finished
-/// (`flush_work`). A work item queued again meanwhile is waited for too
-/// only if it was queued before the call.
+/// Waits until `item`'s work of `ID` has finished running, if it was
+/// queued or running at the call (`flush_work`).
 pub(crate) fn flush<T: HasWork<T, ID>, const ID: u64>(item: &T) {
     let ptr = core::ptr::from_ref(item).cast_mut();
     // SAFETY: `ptr` points to a valid `T`, whose `Work` field

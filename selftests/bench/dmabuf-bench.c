@@ -1108,13 +1108,37 @@ static int pool_wait_clean(void)
 	return -1;
 }
 
+/* k ALLOCs of size bytes timed, then the buffers freed and the pool's
+ * worker waited for (untimed); the ns, or UINT64_MAX if an ALLOC failed. */
+static uint64_t timed_allocs(int *fds, long k, size_t size, const char *op)
+{
+	uint64_t t0 = now_ns(), t1;
+	long i, bad = 0;
+
+	for (i = 0; i < k; i++)
+		fds[i] = heap_alloc(0, size);
+	t1 = now_ns();
+	for (i = 0; i < k; i++) {
+		if (fds[i] < 0)
+			bad++;
+		else
+			close(fds[i]);
+	}
+	pool_wait_clean();
+	if (bad) {
+		fail(op, heaps[0], size, "DMA_HEAP_IOCTL_ALLOC");
+		return UINT64_MAX;
+	}
+	return t1 - t0;
+}
+
 static void b11(size_t size)
 {
 	const char *heap = heaps[0];
 	long k = k_for(size, 16), i;
 	long d0, z0 = 0, n0 = 0, z1 = 0, n1 = 0;
 	int fds[16], b, pool = pool_param[0] != 0;
-	uint64_t t0, t1;
+	uint64_t t0, t1, ns;
 
 	for (b = -warmups(size); b < nbatches; b++) {
 		/* Warm: k buffers freed, their pages zeroed; then k ALLOCs. */
@@ -1129,21 +1153,12 @@ static void b11(size_t size)
 			return;
 		}
 		pool_stat(&d0, &z1, &n1);
-		t0 = now_ns();
-		for (i = 0; i < k; i++)
-			fds[i] = heap_alloc(0, size);
-		t1 = now_ns();
-		for (i = 0; i < k; i++) {
-			if (fds[i] < 0) {
-				fail("B11 ALLOC (pool warm)", heap, size, "DMA_HEAP_IOCTL_ALLOC");
-				return;
-			}
-			close(fds[i]);
-		}
-		pool_wait_clean();
+		ns = timed_allocs(fds, k, size, "B11 ALLOC (pool warm)");
+		if (ns == UINT64_MAX)
+			return;
 		if (b < 0)
 			continue;
-		emit("B11 ALLOC (pool warm)", heap, size, b, k, t1 - t0);
+		emit("B11 ALLOC (pool warm)", heap, size, b, k, ns);
 		/* The worker's time zeroing what the k frees gave it, per MiB. */
 		if (pool && z1 - z0 >= (long)(k * size / 4096))
 			emit("B11 pool worker zeroing per MiB freed", heap, size, b,
@@ -1153,20 +1168,11 @@ static void b11(size_t size)
 		/* Cold: an empty pool (emptied by lowering its cap). */
 		pool_set(pool_param, 0);
 		pool_set(pool_param, 65536);
-		t0 = now_ns();
-		for (i = 0; i < k; i++)
-			fds[i] = heap_alloc(0, size);
-		t1 = now_ns();
-		for (i = 0; i < k; i++) {
-			if (fds[i] < 0) {
-				fail("B11 ALLOC (pool cold)", heap, size, "DMA_HEAP_IOCTL_ALLOC");
-				return;
-			}
-			close(fds[i]);
-		}
-		pool_wait_clean();
+		ns = timed_allocs(fds, k, size, "B11 ALLOC (pool cold)");
+		if (ns == UINT64_MAX)
+			return;
 		if (b >= 0)
-			emit("B11 ALLOC (pool cold)", heap, size, b, k, t1 - t0);
+			emit("B11 ALLOC (pool cold)", heap, size, b, k, ns);
 	}
 	/* Zeroing at free: the close pays what the worker did. */
 	pool_set(pool_zero_param, 1);
