@@ -2,7 +2,9 @@
 //! The `system` heap: pages from the buddy allocator, largest first
 //! (1 MiB, 64 KiB, 4 KiB chunks, without reclaim or warnings for the large
 //! ones), zeroed by the page allocator, charged to the caller's memory
-//! cgroup when `mem_accounting` is on.
+//! cgroup when `mem_accounting` is on. With its pool on (`page_pool_size`,
+//! `heaps/pool.rs`), each chunk is a zeroed one of the pool's if it has
+//! one, and the buffer rather than its pages carries the memcg charge.
 //!
 //! And the `system_cc_shared` heap (`DMABUF_HEAPS_SYSTEM_CC_SHARED`): the
 //! same pages, shared with the host of a confidential guest (decrypted)
