@@ -73,7 +73,7 @@ run() {
 		--put "$ko" --put selftests/guest-suite.sh "${puts[@]}" -- sh /tmp/guest-suite.sh $suites >"$log" 2>&1
 	local rc=$?
 	tr -d '\r' <"$log" | grep -E '^[a-z_]+: ((not )?ok [0-9]+ |data |hash )' |
-		sed -E 's/^([a-z_]+: (not )?ok) [0-9]+ /\1 /; s/before=[0-9]+ after=[0-9]+/before=N after=N/; s/: [0-9]+ operations in [0-9]+ s,/:/' |
+		sed -E 's/^([a-z_]+: (not )?ok) [0-9]+ /\1 /; s/before=-?[0-9]+ after=-?[0-9]+/before=N after=N/; s/: [0-9]+ operations in [0-9]+ s,/:/' |
 		sort >"$log.tap"
 	return $rc
 }

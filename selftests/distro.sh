@@ -118,7 +118,7 @@ for k in distro stock-distro; do
 		grep -q "^$s: " "$out/tap-$k.txt" || tap FAIL "$k/$s: produced results"
 	done
 done
-norm() { grep "^$1: " "$2" | sed -E 's/^([a-z_]+: (not )?ok) [0-9]+ /\1 /; s/before=[0-9]+ after=[0-9]+/before=N after=N/' | sort; }
+norm() { grep "^$1: " "$2" | sed -E 's/^([a-z_]+: (not )?ok) [0-9]+ /\1 /; s/before=-?[0-9]+ after=-?[0-9]+/before=N after=N/' | sort; }
 for s in $suites; do
 	[ "$s" = bench ] && continue
 	if diff <(norm "$s" "$out/tap-distro.txt") <(norm "$s" "$out/tap-stock-distro.txt") >"$out/diff-$s.txt"; then

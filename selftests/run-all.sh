@@ -308,7 +308,7 @@ differ() { # differ SUITE KERNEL TAP-FILE-PREFIX
 # is rewritten: a TODO on a Rust kernel (the GStreamer loopback's, which
 # selftests/guest-clients.sh runs up to three times first) passes the
 # differential only if stock-test showed the same TODO.
-norm() { grep "^$1: " "$2" | sed -E 's/^([a-z_]+: (not )?ok) [0-9]+ /\1 /; s/before=[0-9]+ after=[0-9]+/before=N after=N/' | sort; }
+norm() { grep "^$1: " "$2" | sed -E 's/^([a-z_]+: (not )?ok) [0-9]+ /\1 /; s/before=-?[0-9]+ after=-?[0-9]+/before=N after=N/' | sort; }
 for k in $ours; do
 	for s in dmabuf_uapi dmabuf_kapi dmabuf_heaps dmabuf_faults upstream_heaps trace memcg oom; do
 		differ "$s" "$k" tap
@@ -426,7 +426,7 @@ for k in test stock-test; do
 		tap TODO "stock-test/stress: the C heaps synced a table being unmapped ($race DMA-API reports; REFERENCE.md section 5; the Rust kernel's run is clean)"
 	fi
 	# The verdicts without the counts, for the differential.
-	sed -E 's/: [0-9]+ operations in [0-9]+ s,/:/; s/before=[0-9]+ after=[0-9]+/before=N after=N/' "$out/stress-$k.tap" >"$out/stress-verdicts-$k.txt"
+	sed -E 's/: [0-9]+ operations in [0-9]+ s,/:/; s/before=-?[0-9]+ after=-?[0-9]+/before=N after=N/' "$out/stress-$k.tap" >"$out/stress-verdicts-$k.txt"
 done
 if [ -s "$out/stress-verdicts-test.txt" ] && diff "$out/stress-verdicts-test.txt" "$out/stress-verdicts-stock-test.txt" >"$out/diff-stress.txt"; then
 	tap OK "differential: stress verdicts identical on test and stock-test"
@@ -717,7 +717,7 @@ done
 # through the decrypted forms, and re-encryption at free. It must give the
 # system heap's results, row for row. C cannot run it here.
 # cc_rows KERNEL HEAP: that heap's rows, named alike and without numbers.
-cc_rows() { sed -E 's/^(cc_[a-z]+: (not )?ok) [0-9]+ /\1 /; s/before=[0-9]+ after=[0-9]+/before=N after=N/' "$out/cc-$1.txt" | grep -E "^cc_[a-z]+: [a-z ]*(- )?$2[: ]" | sed -E "s#$2(:| heap)#HEAP\1#g; s#/dma_heap/$2#/dma_heap/HEAP#g" | sort; }
+cc_rows() { sed -E 's/^(cc_[a-z]+: (not )?ok) [0-9]+ /\1 /; s/before=-?[0-9]+ after=-?[0-9]+/before=N after=N/' "$out/cc-$1.txt" | grep -E "^cc_[a-z]+: [a-z ]*(- )?$2[: ]" | sed -E "s#$2(:| heap)#HEAP\1#g; s#/dma_heap/$2#/dma_heap/HEAP#g" | sort; }
 for k in $ours; do
 	step "$k: the system_cc_shared heap beside the system heap"
 	selftests/vm-run --kernel "$k" --put "$bin/dmabuf_heaps" --put "$bin/dmabuf_kapi" \
