@@ -95,7 +95,13 @@ static struct pool pool_settled(void)
  * the cap to `cap` pages. */
 static void pool_reset(long cap)
 {
-	set_long(param, 0);
+	/* A buffer still being freed (a delayed fput) may refill it: again. */
+	for (int i = 0; i < 100; i++) {
+		set_long(param, 0);
+		if (pool_read().pages == 0)
+			break;
+		usleep(10 * 1000);
+	}
 	set_long(param, cap);
 }
 
@@ -146,6 +152,9 @@ static int child_nonzero(size_t len)
 		if (fd < 0)
 			_exit(255);
 		n = nonzero_bytes(fd, len);
+		/* Closed here, the buffer is freed before the exit: an fd the
+		 * exit closes is freed later, by a delayed fput. */
+		close(fd);
 		_exit(n < 0 ? 255 : n > 254 ? 254 : n);
 	}
 	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
